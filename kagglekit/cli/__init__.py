@@ -1,0 +1,9 @@
+"""kagglekit's command line: one module per group of commands, all registered on one Typer app."""
+
+from kagglekit.cli.app import app
+from kagglekit.cli import core  # noqa: F401  (registers the commands)
+
+
+def main() -> None:
+    """Entry point of the `kagglekit` script."""
+    app()

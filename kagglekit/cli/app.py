@@ -1,0 +1,77 @@
+"""The Typer app, shared options, and the one error boundary of the CLI.
+
+Command modules register themselves with ``@command()``; a KagglekitError
+raised anywhere below becomes one red line on stderr and exit code 1.
+Nothing here imports TensorFlow, so ``kagglekit --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from kagglekit.errors import KagglekitError
+
+app = typer.Typer(
+    name="kagglekit",
+    help="From a Kaggle image-classification competition to a scored submission: fetch, train, predict, submit.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+Competition = Annotated[
+    Optional[str],
+    typer.Option("--competition", "-c", help="Competition slug or path to its .toml (default: 'kagglekit use').", show_default=False),
+]
+DataDir = Annotated[
+    Optional[Path],
+    typer.Option("--data-dir", help="Folder with the competition's files as Kaggle ships them [default: data/<slug>].", show_default=False),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+
+def command(*args, **kwargs):
+    """Register a CLI command behind the error boundary."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def guarded(*a, **k):
+            try:
+                return fn(*a, **k)
+            except KagglekitError as exc:
+                err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+                raise typer.Exit(1) from None
+            except KeyboardInterrupt:
+                err_console.print("[bold red]interrupted:[/] run the same command again to resume", soft_wrap=True)
+                raise typer.Exit(130) from None
+
+        return app.command(*args, **kwargs)(guarded)
+
+    return decorate
+
+
+def setup_logging(quiet: bool = False) -> None:
+    """Send kagglekit's warnings to stderr (plain text when not on a terminal)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logger = logging.getLogger("kagglekit")
+    logger.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+    # TensorFlow's own Python logger repeats retracing advice that users cannot act on.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*shuffle=True.*", category=UserWarning)

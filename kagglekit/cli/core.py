@@ -1,0 +1,158 @@
+"""The local path: choose a competition, train folds, predict, validate a submission."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kagglekit.cli.app import Competition, DataDir, Quiet, command, console, setup_logging
+
+
+def resolve_data_dir(comp, data_dir: Path | None) -> Path:
+    """--data-dir, or data/<slug>; the built-in demo writes its files there on first use."""
+    from kagglekit import demo
+    from kagglekit.config import default_data_dir
+
+    path = data_dir or default_data_dir(comp.slug)
+    if comp.slug == demo.SLUG and not path.exists():
+        demo.write_demo_competition(path)
+    return path
+
+
+@command("use")
+def use(competition: Annotated[str, typer.Argument(help="Competition slug or path to its .toml.")]):
+    """Set the default competition (stored in ./kagglekit.toml) so bare commands know it."""
+    from kagglekit.competition import set_default_competition
+
+    comp = set_default_competition(competition)
+    console.print(f"default competition: {comp.slug} ({comp.source})")
+
+
+@command("competitions")
+def competitions():
+    """List the competitions kagglekit has definitions for."""
+    from kagglekit.competition import known_competitions
+
+    for slug, path in sorted(known_competitions().items()):
+        console.print(f"{slug:40s} {path}")
+
+
+@command("models")
+def models():
+    """List the models and augmentation presets to choose from."""
+    from kagglekit.augment import list_augmentations
+    from kagglekit.models import describe_models
+
+    for name, text in describe_models().items():
+        console.print(f"{name:16s} {text}")
+    console.print(f"\naugmentations: {', '.join(list_augmentations())}")
+
+
+@command("train")
+def train(
+    competition: Competition = None,
+    data_dir: DataDir = None,
+    folds: Annotated[Optional[int], typer.Option(help="Number of stratified folds [default: 5].", show_default=False)] = None,
+    fold: Annotated[Optional[int], typer.Option(help="Train only fold K (0-based), e.g. to run folds in parallel.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Most epochs per fold (early stopping may end sooner).")] = None,
+    image_size: Annotated[Optional[int], typer.Option(help="Input size in pixels (square).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model name ('kagglekit models' lists them).")] = None,
+    weights: Annotated[Optional[str], typer.Option(help="Backbone weights: none, imagenet, or a local file.")] = None,
+    augment: Annotated[Optional[str], typer.Option(help="Augmentation preset: none, light, course, medium, shift.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Batch size.")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(help="Adam's initial learning rate.")] = None,
+    sample: Annotated[Optional[int], typer.Option(help="Train on a stratified subset of N images (quick trials).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed for folds, augmentation and weights.")] = None,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Run folder [default: runs/<slug>/<settings>].")] = None,
+    quiet: Quiet = False,
+):
+    """Train a stratified k-fold ensemble; rerunning the same command resumes it."""
+    setup_logging(quiet)
+    from kagglekit.catalog import build_catalog
+    from kagglekit.competition import load_competition
+    from kagglekit.config import resolve_config
+    from kagglekit.crossval import train_folds
+
+    comp = load_competition(competition)
+    config = resolve_config(
+        comp.train_defaults, folds=folds, fold=fold, epochs=epochs, image_size=image_size, model=model,
+        weights=weights, augment=augment, batch_size=batch_size, learning_rate=learning_rate, sample=sample, seed=seed,
+    )
+    _check_names(config)
+    data = resolve_data_dir(comp, data_dir)
+    catalog = build_catalog(comp, data, with_test=False)
+    out, scores = train_folds(catalog, config, data, run_dir)
+    console.print(f"run folder: {out}")
+    if scores:
+        per_fold = ", ".join(f"{k}: {v:.4f}" for k, v in scores["folds"].items())
+        console.print(f"OOF {scores['metric']}: {scores['oof_score']:.4f}  accuracy: {scores['oof_accuracy']:.4f}  "
+                      f"(folds {per_fold}; {scores['n_oof']} images)")
+
+
+def _check_names(config) -> None:
+    """Fail on a bad model or augmentation name before any data is read."""
+    from kagglekit.augment import get_augmentation
+    from kagglekit.models import list_models
+    from kagglekit.errors import KagglekitError
+
+    get_augmentation(config.augment)
+    if config.model not in list_models():
+        raise KagglekitError(f"unknown model '{config.model}'; valid models: {', '.join(list_models())}")
+
+
+@command("predict")
+def predict(
+    competition: Competition = None,
+    data_dir: DataDir = None,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Run folder [default: the latest run of the competition].")] = None,
+    tta: Annotated[Optional[int], typer.Option(help="Test-time views per image (1 = none, 2 = + mirror, up to 6).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Submission file [default: RUN_DIR/submission.csv].")] = None,
+    quiet: Quiet = False,
+):
+    """Average the run's fold models on the test images and write the submission file."""
+    setup_logging(quiet)
+    import json
+
+    from kagglekit.catalog import build_catalog
+    from kagglekit.competition import load_competition
+    from kagglekit.crossval import latest_run_dir, load_run_config
+    from kagglekit.errors import KagglekitError
+    from kagglekit.predict import write_run_submission
+
+    if tta is not None and tta < 1:
+        raise KagglekitError("--tta must be at least 1 (1 = no test-time augmentation)")
+    if run_dir is not None and not competition:
+        info = Path(run_dir) / "run.json"
+        if info.is_file():
+            competition = json.loads(info.read_text())["competition_file"]
+    comp = load_competition(competition)
+    run = Path(run_dir) if run_dir else latest_run_dir(comp.slug)
+    load_run_config(run)
+    data = resolve_data_dir(comp, data_dir or _run_data_dir(run))
+    catalog = build_catalog(comp, data)
+    summary = write_run_submission(run, catalog, data, out, tta)
+    console.print(f"submission: {summary['path']} ({summary['rows']} rows, folds {summary['folds']})")
+
+
+def _run_data_dir(run: Path) -> Path | None:
+    import json
+
+    info = run / "run.json"
+    return Path(json.loads(info.read_text())["data_dir"]) if info.is_file() else None
+
+
+@command("validate")
+def validate(
+    file: Annotated[Path, typer.Argument(help="Submission CSV to check.")],
+    competition: Competition = None,
+    data_dir: DataDir = None,
+):
+    """Check a submission file against the competition's sample submission."""
+    from kagglekit.competition import load_competition
+    from kagglekit.submission import validate_file
+
+    comp = load_competition(competition)
+    df = validate_file(comp, file, resolve_data_dir(comp, data_dir))
+    console.print(f"{file}: valid submission for {comp.slug} ({len(df)} rows)")

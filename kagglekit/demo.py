@@ -1,0 +1,59 @@
+"""The built-in demo competition: scikit-learn's handwritten digits, shipped as a Kaggle competition would be.
+
+1,797 real 8x8 grayscale scans (16 grey levels), ten classes. They are
+written out as PNG files with a CSV of labels, a sample submission with one
+probability column per class, and a sealed solution for the sandbox's scorer,
+so every code path of a real CSV-labelled, multi-class competition runs on
+them with no download.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+SLUG = "demo-digits"
+N_TEST = 300
+CLASSES = [str(d) for d in range(10)]
+
+
+def write_demo_competition(out_dir: Path, seed: int = 0) -> Path:
+    """Write the demo competition's files into OUT_DIR (complete, or not at all)."""
+    import pandas as pd
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    out_dir = Path(out_dir)
+    if (out_dir / "sample_submission.csv").is_file():
+        return out_dir
+    digits = load_digits()
+    order = np.random.default_rng(seed).permutation(len(digits.images))
+    pixels = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
+    ids = [f"{i:05d}" for i in range(len(order))]
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        (tmp / "train").mkdir()
+        (tmp / "test").mkdir()
+        rows_train, rows_test = [], []
+        for k, idx in enumerate(order):
+            split = "test" if k < N_TEST else "train"
+            Image.fromarray(pixels[idx], mode="L").save(tmp / split / f"{ids[k]}.png")
+            (rows_test if split == "test" else rows_train).append((ids[k], str(digits.target[idx])))
+        pd.DataFrame(rows_train, columns=["id", "label"]).to_csv(tmp / "train_labels.csv", index=False)
+        test_ids = [i for i, _ in rows_test]
+        uniform = pd.DataFrame({"id": test_ids, **{c: 0.1 for c in CLASSES}})
+        uniform.to_csv(tmp / "sample_submission.csv", index=False)
+        solution = pd.DataFrame({"id": test_ids, "label": [lab for _, lab in rows_test]})
+        solution.to_csv(tmp / "solution.csv", index=False)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir

@@ -1,0 +1,93 @@
+"""The tf.data input pipeline: decode, resize, cache, shuffle, batch, augment, prefetch.
+
+Images are decoded once (JPEG or PNG; grayscale, RGBA and CMYK become RGB),
+resized to the model's input size and cached as uint8, which is four times
+smaller than floats. Shuffling, augmentation (one fused warp per batch) and
+the conversion to float32 happen after the cache, every epoch. Parallel maps
+are tuned by AUTOTUNE and kept in order, so a seed fixes every epoch.
+The model receives float32 pixels in [0, 255] and does its own scaling.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from kagglekit.augment import Augmentation, augment_batch, get_augmentation
+
+
+def decode_image(path, image_size: int):
+    """Read one image file as uint8 RGB of shape (image_size, image_size, 3)."""
+    import tensorflow as tf
+
+    data = tf.io.read_file(path)
+    image = tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8)
+    image = tf.image.resize(image, [image_size, image_size], antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
+
+
+def decoded_dataset(paths, image_size: int, cache: str | Path | None = ""):
+    """Decoded, resized uint8 images in the order of PATHS, cached (in memory by default).
+
+    cache: "" keeps them in memory, a path caches them in files, None does not cache.
+    """
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(list(map(str, paths)))
+    ds = ds.map(lambda p: decode_image(p, image_size), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if cache is not None:
+        ds = ds.cache(str(cache))
+    return ds
+
+
+def to_model_input(images):
+    """uint8 batches become the float32 pixels (0-255) every model takes."""
+    import tensorflow as tf
+
+    return tf.cast(images, tf.float32)
+
+
+def training_dataset(
+    paths,
+    labels,
+    image_size: int,
+    batch_size: int,
+    augmentation: str | Augmentation = "none",
+    seed: int = 0,
+    cache: str | Path | None = "",
+):
+    """Shuffled, augmented (images, labels) batches for model.fit; a new order every epoch."""
+    import tensorflow as tf
+
+    aug = get_augmentation(augmentation) if isinstance(augmentation, str) else augmentation
+    images = decoded_dataset(paths, image_size, cache)
+    ds = tf.data.Dataset.zip(images, tf.data.Dataset.from_tensor_slices(np.asarray(labels)))
+    ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    # One seed pair per batch from a seeded stream: deterministic yet different every epoch.
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    ds = tf.data.Dataset.zip(ds, seeds)
+
+    def augment(batch, seed_pair):
+        x, y = batch
+        x = augment_batch(to_model_input(x), seed_pair, aug)
+        return x, y
+
+    ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def inference_dataset(paths, image_size: int, batch_size: int, labels=None, cache: str | Path | None = None):
+    """Batches in file order, unaugmented, for validation and prediction."""
+    import tensorflow as tf
+
+    ds = decoded_dataset(paths, image_size, cache)
+    if labels is not None:
+        ds = tf.data.Dataset.zip(ds, tf.data.Dataset.from_tensor_slices(np.asarray(labels)))
+    ds = ds.batch(batch_size)
+    if labels is None:
+        ds = ds.map(to_model_input, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(lambda x, y: (to_model_input(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,228 @@
+"""Fitting one fold: model, callbacks, checkpoints that survive a crash, out-of-fold predictions.
+
+A fold folder holds, when complete:
+  best.keras     the best model by validation loss (renamed into place, never half-written)
+  history.csv    one row per epoch (CSVLogger, appended across restarts)
+  oof.csv        the fold's validation predictions
+  result.json    written last: its presence is what marks the fold as done
+While training, backup/ holds BackupAndRestore's state so a killed run
+resumes from its last finished epoch.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kagglekit.config import TrainConfig
+from kagglekit.competition import Competition
+
+log = logging.getLogger("kagglekit")
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically (temporary file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def read_history(fold_dir: Path) -> pd.DataFrame:
+    """The fold's per-epoch history (one row per epoch, the latest row kept after a restart)."""
+    path = Path(fold_dir) / "history.csv"
+    if not path.is_file() or path.stat().st_size == 0:
+        return pd.DataFrame()
+    history = pd.read_csv(path)
+    return history.drop_duplicates("epoch", keep="last").reset_index(drop=True) if "epoch" in history else history
+
+
+def _callbacks(config: TrainConfig, fold_dir: Path, fold: int, n_folds: int, deadline: float | None):
+    import keras
+
+    history = read_history(fold_dir)
+    best_so_far = float(history["val_loss"].min()) if "val_loss" in history and len(history) else None
+    partial = fold_dir / "best.partial.keras"
+    backup_kwargs = {"double_checkpoint": True} if "double_checkpoint" in inspect.signature(
+        keras.callbacks.BackupAndRestore).parameters else {}
+    return [
+        keras.callbacks.CSVLogger(str(fold_dir / "history.csv"), append=True),
+        # The checkpoint goes to a temporary name and is renamed by PublishCheckpoint,
+        # so best.keras is always a complete file; after a restart, only a better
+        # model than the best already on disk replaces it.
+        keras.callbacks.ModelCheckpoint(
+            str(partial), monitor="val_loss", save_best_only=True, initial_value_threshold=best_so_far
+        ),
+        PublishCheckpoint(partial, fold_dir / "best.keras"),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2)),
+        keras.callbacks.BackupAndRestore(str(fold_dir / "backup"), **backup_kwargs),
+        EpochLog(fold, n_folds, config.epochs),
+        *([Deadline(deadline)] if deadline else []),
+    ]
+
+
+def _keras_callback():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class PublishCheckpoint(_keras_callback()):
+    """Renames a freshly written checkpoint into place: the rename is atomic, the write is not."""
+
+    def __init__(self, partial: Path, final: Path):
+        super().__init__()
+        self.partial, self.final = Path(partial), Path(final)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.partial.exists():
+            os.replace(self.partial, self.final)
+
+
+class EpochLog(_keras_callback()):
+    """One progress line per epoch: fold, epoch, metrics, and the fold's time left."""
+
+    def __init__(self, fold: int, n_folds: int, epochs: int):
+        super().__init__()
+        self.fold, self.n_folds, self.epochs = fold, n_folds, epochs
+
+    def on_train_begin(self, logs=None):
+        self.started = time.monotonic()
+        self.first_epoch = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.first_epoch is None:
+            self.first_epoch = epoch
+            if epoch:
+                log.info("fold %d: resuming at epoch %d", self.fold, epoch + 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        done = epoch + 1 - self.first_epoch
+        per_epoch = (time.monotonic() - self.started) / max(done, 1)
+        left = per_epoch * (self.epochs - epoch - 1)
+        metrics = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k != "learning_rate")
+        log.info("fold %d/%d  epoch %d/%d  %s  (%.0fs/epoch, ~%s left in fold)",
+                 self.fold + 1, self.n_folds, epoch + 1, self.epochs, metrics, per_epoch, _duration(left))
+
+
+class Deadline(_keras_callback()):
+    """Stops training at the end of the epoch after which another epoch would overrun the deadline."""
+
+    def __init__(self, deadline: float):
+        super().__init__()
+        self.deadline = deadline
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        took = time.time() - self.epoch_started
+        if time.time() + took > self.deadline:
+            log.info("time budget: stopping this fold after epoch %d", epoch + 1)
+            self.model.stop_training = True
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    return labels.astype("float32").reshape(-1, 1) if n_classes == 2 else labels.astype("int32")
+
+
+def build_compiled_model(comp: Competition, config: TrainConfig):
+    """The configured model, compiled with Adam and the loss that fits its head."""
+    import keras
+
+    from kagglekit.models import create_model
+
+    model = create_model(config.model, (config.image_size, config.image_size, 3), comp.n_classes, config.weights)
+    loss = "binary_crossentropy" if comp.n_classes == 2 else "sparse_categorical_crossentropy"
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss, metrics=["accuracy"])
+    return model
+
+
+def _fit(model, train_ds, val_ds, config, fold_dir, fold, n_folds, deadline):
+    try:
+        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0, shuffle=False,
+                  callbacks=_callbacks(config, fold_dir, fold, n_folds, deadline))
+    except (OSError, ValueError, KeyError) as exc:
+        backup = fold_dir / "backup"
+        if not backup.exists():
+            raise
+        # A backup damaged by a crash mid-write: start the fold again rather than fail.
+        log.warning("fold %d: backup unreadable (%s); restarting the fold", fold, str(exc).splitlines()[0][:100])
+        shutil.rmtree(backup)
+        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0, shuffle=False,
+                  callbacks=_callbacks(config, fold_dir, fold, n_folds, deadline))
+
+
+def fit_fold(
+    comp: Competition,
+    config: TrainConfig,
+    train_rows: pd.DataFrame,
+    val_rows: pd.DataFrame,
+    fold_dir: Path,
+    fold: int,
+    deadline: float | None = None,
+) -> dict:
+    """Train one fold (resuming if it was interrupted) and return its result."""
+    import keras
+
+    from kagglekit.metrics import score
+    from kagglekit.pipeline import inference_dataset, training_dataset
+    from kagglekit.predict import load_fold_model, predict_paths, tta_views
+
+    fold_dir = Path(fold_dir)
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    keras.utils.set_random_seed(config.seed + fold)
+    n = comp.n_classes
+    train_ds = training_dataset(
+        list(train_rows["path"]), _targets(train_rows["label"].to_numpy(), n),
+        config.image_size, config.batch_size, config.augment, seed=config.seed + fold,
+    )
+    val_ds = inference_dataset(
+        list(val_rows["path"]), config.image_size, config.batch_size,
+        labels=_targets(val_rows["label"].to_numpy(), n), cache="",
+    )
+    model = build_compiled_model(comp, config)
+    _fit(model, train_ds, val_ds, config, fold_dir, fold, config.folds, deadline)
+    if (fold_dir / "best.keras").exists():
+        model = load_fold_model(fold_dir.parent, fold)
+    else:  # no epoch produced a finite validation loss; keep what there is
+        model.save(fold_dir / "best.partial.keras")
+        os.replace(fold_dir / "best.partial.keras", fold_dir / "best.keras")
+    views = tta_views(config.augment, config.tta)
+    proba = predict_paths(model, list(val_rows["path"]), config.image_size, config.batch_size, n, views)
+    oof = pd.DataFrame({"id": val_rows["id"].to_numpy(), "fold": fold, "label": val_rows["label"].to_numpy()})
+    for i, name in enumerate(comp.labels.classes):
+        oof[f"p_{name}"] = proba[:, i]
+    oof.to_csv(fold_dir / "oof.csv", index=False)
+    history = read_history(fold_dir)
+    best_epoch = int(history["val_loss"].idxmin()) + 1 if "val_loss" in history and history["val_loss"].notna().any() else None
+    result = {
+        "fold": fold,
+        "score": score(comp.metric, val_rows["label"].to_numpy(), proba),
+        "accuracy": score("accuracy", val_rows["label"].to_numpy(), proba),
+        "metric": comp.metric,
+        "best_epoch": best_epoch,
+        "epochs_run": len(history),
+        "n_train": len(train_rows),
+        "n_val": len(val_rows),
+        "seconds": round(time.time() - started, 1),
+    }
+    write_json(fold_dir / "result.json", result)  # last: marks the fold as done
+    shutil.rmtree(fold_dir / "backup", ignore_errors=True)
+    return result
