@@ -57,10 +57,10 @@ def resolve_source(data_dir: Path, name: str, comp: Competition) -> Path:
     path = Path(data_dir) / name
     if path.is_dir():
         return path
+    beside = path.with_suffix("")
+    if path.suffix.lower() == ".zip" and beside.is_dir():  # unpacked already (by `kagglekit fetch` or by hand)
+        return beside
     if path.suffix.lower() == ".zip" and path.is_file():
-        beside = path.with_suffix("")
-        if beside.is_dir():  # `kagglekit fetch` unpacked it already
-            return beside
         st = path.stat()
         key = hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
         log.info("extracting %s (once) into the cache", path.name)

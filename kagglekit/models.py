@@ -14,14 +14,16 @@ from kagglekit.errors import KagglekitError
 
 _MODELS: dict[str, Callable] = {}
 _DESCRIPTIONS: dict[str, str] = {}
+_MIN_SIZES: dict[str, int] = {}
 
 
-def register(name: str, description: str):
+def register(name: str, description: str, min_size: int = 8):
     """Add a builder `fn(input_shape, n_classes, weights) -> keras.Model` to the registry."""
 
     def add(fn):
         _MODELS[name] = fn
         _DESCRIPTIONS[name] = description
+        _MIN_SIZES[name] = min_size
         return fn
 
     return add
@@ -37,10 +39,17 @@ def describe_models() -> dict[str, str]:
     return dict(_DESCRIPTIONS)
 
 
+def min_image_size(name: str) -> int:
+    """The smallest input size (pixels) the model called NAME can take."""
+    return _MIN_SIZES[name]
+
+
 def create_model(name: str, input_shape: tuple[int, int, int], n_classes: int, weights: str = "none"):
     """Build the model called NAME; an unknown name is an error that lists the valid ones."""
     if name not in _MODELS:
         raise KagglekitError(f"unknown model '{name}'; valid models: {', '.join(list_models())}")
+    if min(input_shape[:2]) < _MIN_SIZES[name]:
+        raise KagglekitError(f"model '{name}' needs --image-size {_MIN_SIZES[name]} or more, got {min(input_shape[:2])}")
     if n_classes < 2:
         raise KagglekitError(f"a classifier needs at least 2 classes, got {n_classes}")
     return _MODELS[name](tuple(input_shape), n_classes, weights)
@@ -60,7 +69,8 @@ def _no_weights(name: str, weights: str) -> None:
         raise KagglekitError(f"model '{name}' is trained from scratch; --weights applies to backbones only")
 
 
-@register("course_cnn", "the seed course's CNN: four Conv+MaxPool blocks 32-64-128-128, Dropout 0.5, Dense 512")
+# Four valid 3x3 convolutions each followed by 2x2 pooling need 62 px to leave a 2x2 map.
+@register("course_cnn", "the seed course's CNN: four Conv+MaxPool blocks 32-64-128-128, Dropout 0.5, Dense 512", min_size=62)
 def course_cnn(input_shape, n_classes, weights="none"):
     import keras
     from keras import layers
@@ -152,10 +162,10 @@ def _caffe_preprocess(x):
     return layers.Normalization(mean=[103.939, 116.779, 123.68], variance=[1.0, 1.0, 1.0])(x)
 
 
-register("efficientnet_b0", "EfficientNetB0 backbone (keras.applications), --weights none|imagenet|FILE")(
+register("efficientnet_b0", "EfficientNetB0 backbone (keras.applications), --weights none|imagenet|FILE", min_size=32)(
     _backbone("EfficientNetB0", lambda x: x)  # EfficientNet rescales 0-255 input itself
 )
-register("resnet50", "ResNet50 backbone (keras.applications), --weights none|imagenet|FILE")(
+register("resnet50", "ResNet50 backbone (keras.applications), --weights none|imagenet|FILE", min_size=32)(
     _backbone("ResNet50", _caffe_preprocess)
 )
 

@@ -46,3 +46,37 @@ def cli():
         return result.exit_code, result.stdout, result.stderr
 
     return invoke
+
+
+def extract_photos(zip_path: Path, out: Path, names: list[str]) -> list[Path]:
+    """Copy a few real photos out of a Kaggle zip (by file name) into OUT."""
+    import zipfile
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with zipfile.ZipFile(zip_path) as zf:
+        members = {Path(n).name: n for n in zf.namelist()}
+        for name in names:
+            target = out / name
+            target.write_bytes(zf.read(members[name]))
+            written.append(target)
+    return written
+
+
+@pytest.fixture
+def folders_competition(workdir, dogs_dir) -> Path:
+    """A class-per-folder competition made of real dogs-vs-cats photos, with its own TOML."""
+    data = workdir / "pets"
+    for label in ("cat", "dog"):
+        extract_photos(dogs_dir / "train.zip", data / "train" / label, [f"{label}.{i}.jpg" for i in range(12)])
+    test = extract_photos(dogs_dir / "test1.zip", data / "test", [f"{i}.jpg" for i in range(1, 9)])
+    ids = sorted(int(p.stem) for p in test)
+    (data / "sample.csv").write_text("id,cat,dog\n" + "".join(f"{i},0.5,0.5\n" for i in ids))
+    toml = workdir / "pets.toml"
+    toml.write_text(
+        'slug = "pets-folders"\nmetric = "log_loss"\n'
+        '[files]\ntrain = "train"\ntest = "test"\nsample_submission = "sample.csv"\n'
+        '[labels]\nsource = "folders"\nclasses = ["cat", "dog"]\n'
+        '[submission]\nkind = "class_columns"\nclip = [0.01, 0.99]\n'
+    )
+    return toml

@@ -16,7 +16,7 @@ def resolve_data_dir(comp, data_dir: Path | None) -> Path:
     from kagglekit.config import default_data_dir
 
     path = data_dir or default_data_dir(comp.slug)
-    if comp.slug == demo.SLUG and not path.exists():
+    if comp.slug == demo.SLUG and data_dir is None and not path.exists():
         demo.write_demo_competition(path)
     return path
 
@@ -94,12 +94,14 @@ def train(
 def _check_names(config) -> None:
     """Fail on a bad model or augmentation name before any data is read."""
     from kagglekit.augment import get_augmentation
-    from kagglekit.models import list_models
     from kagglekit.errors import KagglekitError
+    from kagglekit.models import list_models, min_image_size
 
     get_augmentation(config.augment)
     if config.model not in list_models():
         raise KagglekitError(f"unknown model '{config.model}'; valid models: {', '.join(list_models())}")
+    if config.image_size < min_image_size(config.model):
+        raise KagglekitError(f"model '{config.model}' needs --image-size {min_image_size(config.model)} or more")
 
 
 @command("predict")

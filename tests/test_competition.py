@@ -1,0 +1,57 @@
+"""Competition definitions: found by slug, by path, or as the stored default; bad files named clearly."""
+
+from pathlib import Path
+
+import pytest
+
+from kagglekit.competition import load_competition
+from kagglekit.errors import KagglekitError
+
+
+def test_shipped_and_local_definitions_resolve(workdir):
+    dogs = load_competition("dogs-vs-cats")
+    assert dogs.labels.classes == ("cat", "dog")
+    assert dogs.metric == "accuracy" and dogs.submission.kind == "label"
+    redux = load_competition("dogs-vs-cats-redux-kernels-edition")
+    assert redux.metric == "log_loss" and redux.submission.clip == (0.005, 0.995)
+    assert redux.positive_index == 1
+    demo = load_competition("demo-digits")
+    assert demo.n_classes == 10 and demo.labels.source == "csv"
+
+
+def test_path_to_toml_and_default(workdir, cli):
+    path = workdir / "competitions" / "dogs_vs_cats" / "competition.toml"
+    assert load_competition(str(path)).slug == "dogs-vs-cats"
+    code, out, _ = cli("use", "dogs-vs-cats")
+    assert code == 0 and "dogs-vs-cats" in out
+    assert load_competition(None).slug == "dogs-vs-cats"
+
+
+def test_no_competition_and_unknown_slug_are_clear(workdir, cli):
+    with pytest.raises(KagglekitError, match="kagglekit use"):
+        load_competition(None)
+    code, _, err = cli("validate", "x.csv", "-c", "no-such-thing")
+    assert code == 1
+    assert "unknown competition 'no-such-thing'" in err and "dogs-vs-cats" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('slug = "x"\nmetric = "accuracy"\ncolour = 1\n[files]\ntrain="t"\ntest="t"\n', "unknown key 'colour'"),
+        ('slug = "x"\nmetric = "f1"\n[files]\ntrain="t"\ntest="t"\n[labels]\npattern="(?P<label>a)"\nclasses=["a","b"]\n',
+         "metric = 'f1'"),
+        ('slug = "x"\nmetric = "accuracy"\n[files]\ntrain="t"\ntest="t"\n[labels]\npattern="(a)"\nclasses=["a","b"]\n',
+         "named group"),
+        ('slug = "x"\nmetric = "accuracy"\n[files]\ntrain="t"\ntest="t"\n[labels]\nsource="csv"\nclasses=["a","b"]\n',
+         "labels.file is required"),
+        ('slug = "x"\nmetric = "accuracy"\n[files]\ntrain="t"\ntest="t"\nextra=1\n', "unknown key 'files.extra'"),
+        ('slug = "x\n', "not valid TOML"),
+    ],
+)
+def test_bad_definitions_name_the_problem(workdir, text, message):
+    path = Path(workdir) / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(KagglekitError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_competition(str(path))

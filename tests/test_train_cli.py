@@ -1,0 +1,135 @@
+"""The whole local path through the CLI: train, predict, validate; resume; bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+TINY = ["--epochs", "1", "--image-size", "32", "--model", "bn_cnn_small"]
+
+
+def test_dogs_vs_cats_train_predict_validate(workdir, dogs_dir, cli):
+    code, out, err = cli("train", "-c", "dogs-vs-cats", "--data-dir", dogs_dir, "--folds", "3", "--epochs", "1",
+                         "--image-size", "32", "--sample", "300")
+    assert code == 0, err
+    assert "OOF accuracy:" in out
+    run = Path(out.split("run folder: ")[1].split()[0])
+    scores = json.loads((run / "scores.json").read_text())
+    assert scores["n_oof"] == 300 and set(scores["folds"]) == {"0", "1", "2"}
+    assert 0.0 <= scores["oof_score"] <= 1.0
+    folds = pd.read_csv(run / "folds.csv")
+    assert len(folds) == 300 and folds["fold"].value_counts().tolist() == [100, 100, 100]
+    assert json.loads((run / "run.json").read_text())["versions"]["tensorflow"]
+    code, out, err = cli("predict", "-c", "dogs-vs-cats", "--data-dir", dogs_dir, "--run-dir", run)
+    assert code == 0, err
+    sub = run / "submission.csv"
+    df = pd.read_csv(sub, dtype=str)
+    sample = pd.read_csv(dogs_dir / "sampleSubmission.csv", dtype=str)
+    assert list(df["id"]) == list(sample["id"]) and set(df["label"]) <= {"0", "1"}
+    code, out, _ = cli("validate", sub, "-c", "dogs-vs-cats", "--data-dir", dogs_dir)
+    assert code == 0 and "1000 rows" in out
+
+
+def test_multiclass_csv_labels_class_columns(workdir, cli):
+    code, out, err = cli("train", "-c", "demo-digits", "--folds", "2", "--sample", "200", *TINY)
+    assert code == 0, err
+    assert "OOF log_loss:" in out
+    code, out, err = cli("predict", "-c", "demo-digits", "--out", "sub.csv", "--tta", "1")
+    assert code == 0, err
+    df = pd.read_csv(workdir / "sub.csv", dtype=str)
+    assert list(df.columns) == ["id"] + [str(d) for d in range(10)] and len(df) == 300
+    probs = df.drop(columns="id").astype(float)
+    assert probs.min().min() >= 0.001 and abs(probs.sum(axis=1) - 1).max() < 0.01
+    code, _, _ = cli("validate", "sub.csv", "-c", "demo-digits")
+    assert code == 0
+    # a second run of the same command skips the finished folds
+    code, out, err = cli("train", "-c", "demo-digits", "--folds", "2", "--sample", "200", *TINY)
+    assert code == 0 and err.count("already trained; skipping") == 2
+
+
+def test_class_per_folder_layout(folders_competition, cli, workdir):
+    comp = str(folders_competition)
+    code, out, err = cli("train", "-c", comp, "--data-dir", workdir / "pets", "--folds", "2", *TINY)
+    assert code == 0, err
+    code, out, err = cli("predict", "-c", comp, "--data-dir", workdir / "pets", "--out", "pets.csv")
+    assert code == 0, err
+    df = pd.read_csv(workdir / "pets.csv", dtype=str)
+    assert list(df.columns) == ["id", "cat", "dog"] and len(df) == 8
+
+
+def _kagglekit(*args, cwd):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "kagglekit", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_killed_training_resumes_mid_fold(workdir):
+    args = ["train", "-c", "demo-digits", "--folds", "2", "--fold", "0", "--epochs", "6", "--sample", "120",
+            "--image-size", "16", "--model", "bn_cnn_small", "--run-dir", "run"]
+    meta = workdir / "run" / "fold_0" / "backup" / "training_metadata.json"
+    proc = _kagglekit(*args, cwd=workdir)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if meta.is_file() and json.loads(meta.read_text() or "{}").get("epoch", 0) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "training ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (workdir / "run" / "fold_0" / "result.json").exists()
+    rerun = _kagglekit(*args, cwd=workdir)
+    out, _ = rerun.communicate(timeout=180)
+    assert rerun.returncode == 0, out
+    assert "fold 0: resuming at epoch" in out
+    resumed_at = int(out.split("resuming at epoch ")[1].split()[0])
+    assert resumed_at >= 3
+    history = pd.read_csv(workdir / "run" / "fold_0" / "history.csv").drop_duplicates("epoch")
+    assert list(history["epoch"]) == list(range(len(history)))  # no epoch lost, none trained twice
+    assert (workdir / "run" / "fold_0" / "result.json").is_file()
+    assert (workdir / "run" / "fold_0" / "best.keras").is_file()
+    assert not (workdir / "run" / "fold_0" / "backup").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--folds", "3", "--fold", "3"], "--fold 3 is out of range"),
+        (["--folds", "1"], "--folds 1 is too few"),
+        (["--model", "vgg99"], "unknown model 'vgg99'"),
+        (["--augment", "rainbow"], "unknown augmentation 'rainbow'"),
+        (["--model", "course_cnn", "--image-size", "32"], "needs --image-size 62"),
+        (["--sample", "3"], "--sample 3 is too small"),
+        (["--data-dir", "nowhere"], "data folder nowhere does not exist"),
+    ],
+)
+def test_train_bad_input(workdir, cli, args, message):
+    code, _, err = cli("train", "-c", "demo-digits", *args)
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+    assert not (workdir / "runs").exists()
+
+
+def test_settings_cannot_be_mixed_in_one_run(workdir, cli):
+    code, _, err = cli("train", "-c", "demo-digits", "--folds", "2", "--fold", "0", "--sample", "60",
+                       "--run-dir", "r", "--epochs", "1", "--image-size", "16", "--model", "bn_cnn_small")
+    assert code == 0, err
+    before = (workdir / "r" / "config.json").read_text()
+    code, _, err = cli("train", "-c", "demo-digits", "--folds", "2", "--sample", "60", "--run-dir", "r",
+                       "--image-size", "24", "--model", "bn_cnn_small")
+    assert code == 1 and "was trained with image_size=16, not 24" in err
+    assert (workdir / "r" / "config.json").read_text() == before
+
+
+def test_predict_errors_leave_no_file(workdir, cli):
+    code, _, err = cli("predict", "-c", "demo-digits")
+    assert code == 1 and "no finished run of demo-digits" in err
+    code, _, err = cli("predict", "-c", "demo-digits", "--run-dir", "nowhere")
+    assert code == 1 and "not a kagglekit run folder" in err
+    code, _, err = cli("predict", "-c", "demo-digits", "--tta", "0")
+    assert code == 1 and "--tta must be at least 1" in err
+    assert not list(workdir.rglob("submission.csv"))
