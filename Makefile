@@ -23,5 +23,9 @@ test: venv
 demo: venv
 	bash scripts/demo.sh $(COMPETITION)
 
+# Issue 5: kagglekit vs ImageDataGenerator, image_dataset_from_directory and plain model.fit (~10 min).
+bench: venv
+	$(KK) bench -c dogs-vs-cats --data-dir $(SHARED)/dogs-vs-cats --out benchmarks/RESULTS.md $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,45 @@
+"""`kagglekit bench`: kagglekit's pipeline, training loop, start-up and memory against the alternatives."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kagglekit.cli.app import Competition, DataDir, command, console, setup_logging
+
+
+@command("bench")
+def bench(
+    competition: Competition = None,
+    data_dir: DataDir = None,
+    image_size: Annotated[int, typer.Option(help="Input size in pixels (square).")] = 128,
+    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 32,
+    augment: Annotated[str, typer.Option(help="Augmentation preset every contender applies.")] = "course",
+    rounds: Annotated[int, typer.Option(help="Timed epochs per pipeline, after one warm-up epoch.")] = 3,
+    limit: Annotated[Optional[int], typer.Option(help="Use only N training images (quick trials).")] = None,
+    train_images: Annotated[int, typer.Option(help="Training part: images per epoch.")] = 512,
+    parts: Annotated[str, typer.Option(help="Comma-separated: pipeline, training, startup, memory.")] =
+        "pipeline,training,startup,memory",
+    out: Annotated[Optional[Path], typer.Option(help="Also write the results as Markdown to this file.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+):
+    """Time kagglekit against ImageDataGenerator, image_dataset_from_directory and plain model.fit."""
+    setup_logging(quiet)
+    from kagglekit.bench import BenchSettings, results_markdown, results_table, run_bench
+    from kagglekit.cli.core import resolve_data_dir
+    from kagglekit.competition import load_competition
+
+    comp = load_competition(competition)
+    settings = BenchSettings(image_size=image_size, batch_size=batch_size, augment=augment, rounds=rounds,
+                             limit=limit, train_images=train_images)
+    report = run_bench(comp, resolve_data_dir(comp, data_dir), settings, [p.strip() for p in parts.split(",") if p.strip()])
+    console.print(results_table(report["rows"]))
+    if out:
+        command_line = shlex.join(["kagglekit", *sys.argv[1:]])
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(results_markdown(report, command_line))
+        console.print(f"results: {out}")

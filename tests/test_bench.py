@@ -1,0 +1,40 @@
+"""The benchmark code runs end to end on a few real photos (timings are not checked here)."""
+
+import pytest
+
+from kagglekit.bench import BenchSettings, results_markdown, run_bench, run_peak_rss
+from kagglekit.competition import load_competition
+from kagglekit.errors import KagglekitError
+
+
+def test_bench_runs_every_contender_on_a_few_images(workdir, dogs_dir):
+    settings = BenchSettings(image_size=32, batch_size=8, rounds=1, limit=24, train_images=16, train_rounds=1,
+                             startup_repeats=1)
+    report = run_bench(load_competition("dogs-vs-cats"), dogs_dir, settings, ["pipeline", "training", "startup"])
+    rows = {(r["part"], r["contender"]): r for r in report["rows"]}
+    assert {part for part, _ in rows} == {"pipeline", "training", "startup"}
+    assert len([r for r in report["rows"] if r["part"] == "pipeline"]) == 6
+    for row in report["rows"]:
+        assert row["value"] > 0, row
+        if row["target"]:
+            assert row["met"] in (True, False) and row["ratio"] > 0
+    assert report["n_images"] == 24
+    text = results_markdown(report, "kagglekit bench --limit 24")
+    assert "`kagglekit bench --limit 24`" in text and "ImageDataGenerator" in text and "TensorFlow" in text
+
+
+def test_bench_rejects_unknown_parts(workdir, dogs_dir):
+    with pytest.raises(KagglekitError, match="valid: pipeline, training, startup, memory"):
+        run_bench(load_competition("dogs-vs-cats"), dogs_dir, BenchSettings(limit=8), ["speed"])
+
+
+def test_peak_rss_is_of_the_child_alone():
+    import sys
+
+    code, mb, _ = run_peak_rss([sys.executable, "-c", "b = b'x' * (200 * 2**20)"])
+    assert code == 0 and 200 < mb < 400
+
+
+def test_bench_cli_reports_bad_parts(workdir, dogs_dir, cli):
+    code, _, err = cli("bench", "-c", "dogs-vs-cats", "--data-dir", dogs_dir, "--parts", "speed")
+    assert code == 1 and "unknown benchmark part 'speed'" in err
