@@ -24,6 +24,7 @@ import pandas as pd
 
 from kagglekit.config import TrainConfig
 from kagglekit.competition import Competition
+from kagglekit.progress import report_progress
 
 log = logging.getLogger("kagglekit")
 
@@ -100,10 +101,18 @@ class EpochLog(_keras_callback()):
         self.first_epoch = None
 
     def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.shown = epoch, 0.0
         if self.first_epoch is None:
             self.first_epoch = epoch
             if epoch:
                 log.info("fold %d: resuming at epoch %d", self.fold, epoch + 1)
+
+    def on_train_batch_end(self, batch, logs=None):
+        # Bar-only records (no line in plain output), at most a few per second.
+        if time.monotonic() - self.shown > 0.25:
+            self.shown = time.monotonic()
+            report_progress(log, "batch", f"  epoch {self.epoch + 1}/{self.epochs} batches",
+                            batch + 1, self.params.get("steps"))
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -111,8 +120,14 @@ class EpochLog(_keras_callback()):
         per_epoch = (time.monotonic() - self.started) / max(done, 1)
         left = per_epoch * (self.epochs - epoch - 1)
         metrics = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k != "learning_rate")
-        log.info("fold %d/%d  epoch %d/%d  %s  (%.0fs/epoch, ~%s left in fold)",
-                 self.fold + 1, self.n_folds, epoch + 1, self.epochs, metrics, per_epoch, _duration(left))
+        steps = self.params.get("steps") or 1
+        report_progress(log, "batch", "  batches", steps, steps)  # closes the epoch's bar
+        report_progress(log, "fold", f"fold {self.fold + 1}/{self.n_folds} epochs", epoch + 1, self.epochs,
+                        "fold %d/%d  epoch %d/%d  %s  (%.0fs/epoch, ~%s left in fold)",
+                        self.fold + 1, self.n_folds, epoch + 1, self.epochs, metrics, per_epoch, _duration(left))
+
+    def on_train_end(self, logs=None):
+        report_progress(log, "fold", "fold done", self.epochs, self.epochs)  # early stopping ends the bar too
 
 
 class Deadline(_keras_callback()):

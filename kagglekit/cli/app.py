@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -61,13 +60,15 @@ def command(*args, **kwargs):
 
 
 def setup_logging(quiet: bool = False) -> None:
-    """Send kagglekit's warnings to stderr (plain text when not on a terminal)."""
+    """Send kagglekit's progress and warnings to stderr (live bars on a terminal, plain lines otherwise)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logger = logging.getLogger("kagglekit")
-    logger.handlers.clear()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    logger.addHandler(handler)
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+        old.close()
+    from kagglekit.cli.progress import progress_handler
+
+    logger.addHandler(progress_handler(err_console))  # live bars on a terminal, plain lines otherwise
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
     logger.propagate = False
     # TensorFlow's own Python logger repeats retracing advice that users cannot act on.

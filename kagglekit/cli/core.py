@@ -66,6 +66,7 @@ def train(
     sample: Annotated[Optional[int], typer.Option(help="Train on a stratified subset of N images (quick trials).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed for folds, augmentation and weights.")] = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder [default: runs/<slug>/<settings>].")] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Do not draw the run's report when all folds are done.")] = False,
     quiet: Quiet = False,
 ):
     """Train a stratified k-fold ensemble; rerunning the same command resumes it."""
@@ -89,6 +90,12 @@ def train(
         per_fold = ", ".join(f"{k}: {v:.4f}" for k, v in scores["folds"].items())
         console.print(f"OOF {scores['metric']}: {scores['oof_score']:.4f}  accuracy: {scores['oof_accuracy']:.4f}  "
                       f"(folds {per_fold}; {scores['n_oof']} images)")
+        if not no_report and len(scores["folds"]) == config.folds:
+            from kagglekit.report import report_after_training
+
+            html = report_after_training(out)
+            if html:
+                console.print(f"report: {html}")
 
 
 def _check_names(config) -> None:

@@ -1,0 +1,144 @@
+"""Competition bundles: the files a sandbox competition serves, and its download zip.
+
+A bundle is a folder laid out like Kaggle's download (``train.zip``,
+``test1.zip``, ``sampleSubmission.csv`` ...) plus a sealed ``solution.csv``.
+The folder's ``competition.toml`` names the competition; without one, the
+folder name is the slug of a definition kagglekit knows. The solution, the
+definition and a README are never served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import formatdate
+from pathlib import Path
+
+from kagglekit.competition import Competition, load_competition, load_competition_file
+from kagglekit.errors import KagglekitError
+
+NOT_SERVED = {"competition.toml", "README.md"}
+# Already-compressed members are stored, not deflated again (fast to build, same size).
+STORED_SUFFIXES = {".zip", ".jpg", ".jpeg", ".png", ".gz", ".7z"}
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """One competition as the sandbox serves it."""
+
+    comp: Competition
+    folder: Path
+    files: tuple[str, ...]  # relative POSIX paths that may be downloaded
+    etag: str  # changes whenever a served file changes
+    modified: float  # newest mtime of a served file (epoch seconds)
+
+    @property
+    def slug(self) -> str:
+        return self.comp.slug
+
+    @property
+    def last_modified(self) -> str:
+        """The HTTP date of the newest served file."""
+        return formatdate(self.modified, usegmt=True)
+
+    @property
+    def solution(self) -> Path | None:
+        """The sealed solution file, when the folder has one."""
+        path = self.folder / (self.comp.files.solution or "solution.csv")
+        return path if path.is_file() else None
+
+    def file_path(self, name: str) -> Path | None:
+        """The path of served file NAME, or None when NAME is not served (the solution never is)."""
+        return self.folder / name if name in self.files else None
+
+    def created(self, name: str) -> datetime:
+        """When served file NAME last changed (UTC, no tzinfo, as kagglesdk serializes)."""
+        stamp = (self.folder / name).stat().st_mtime
+        return datetime.fromtimestamp(stamp, timezone.utc).replace(tzinfo=None)
+
+
+def _served_files(folder: Path, solution: str) -> list[str]:
+    names = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if not path.is_file() or any(part.startswith(".") for part in rel.split("/")):
+            continue
+        if rel in NOT_SERVED or rel == solution:
+            continue
+        names.append(rel)
+    return names
+
+
+def _definition(folder: Path) -> Competition:
+    toml = folder / "competition.toml"
+    if toml.is_file():
+        return load_competition_file(toml)
+    try:
+        return load_competition(folder.name)
+    except KagglekitError:
+        raise KagglekitError(
+            f"no competition definition for {folder}; add a competition.toml to it or name the folder after a known slug"
+        ) from None
+
+
+def load_bundle(folder: Path, comp: Competition | None = None) -> Bundle:
+    """Read the bundle in FOLDER (its definition, its served files and their fingerprint)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise KagglekitError(f"competition folder {folder} does not exist; check --data")
+    comp = comp or _definition(folder)
+    files = _served_files(folder, comp.files.solution or "solution.csv")
+    if not files:
+        raise KagglekitError(f"competition folder {folder} has no files to serve")
+    digest = hashlib.sha1(comp.slug.encode())
+    newest = 0.0
+    for name in files:
+        stat = (folder / name).stat()
+        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+        newest = max(newest, stat.st_mtime)
+    return Bundle(comp, folder, tuple(files), digest.hexdigest()[:20], newest)
+
+
+def bundle_zip(bundle: Bundle, cache_dir: Path) -> Path:
+    """The bundle's download zip, built once per fingerprint (atomically) under CACHE_DIR."""
+    path = Path(cache_dir) / "bundles" / f"{bundle.slug}-{bundle.etag}.zip"
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w") as zf:
+            for name in bundle.files:
+                suffix = Path(name).suffix.lower()
+                method = zipfile.ZIP_STORED if suffix in STORED_SUFFIXES else zipfile.ZIP_DEFLATED
+                zf.write(bundle.folder / name, name, compress_type=method)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def demo_bundle(cache_dir: Path) -> Bundle:
+    """The built-in demo competition, written into CACHE_DIR on first use."""
+    from kagglekit import demo
+
+    folder = demo.write_demo_competition(Path(cache_dir) / demo.SLUG)
+    return load_bundle(folder, load_competition(demo.SLUG))
+
+
+def discover(folders: list[Path], cache_dir: Path, with_demo: bool = True) -> dict[str, Bundle]:
+    """Slug -> Bundle for the demo and each folder; a slug served twice is an error."""
+    bundles = [demo_bundle(cache_dir)] if with_demo else []
+    bundles += [load_bundle(f) for f in folders]
+    found: dict[str, Bundle] = {}
+    for bundle in bundles:
+        if bundle.slug in found:
+            raise KagglekitError(f"competition {bundle.slug} is served from both {found[bundle.slug].folder} and {bundle.folder}")
+        found[bundle.slug] = bundle
+    return found

@@ -1,0 +1,209 @@
+"""Handlers of ``competitions.CompetitionApiService``: files, uploads, submissions and their scores.
+
+Requests are parsed and answers built with kagglesdk's own types, so the JSON
+on the wire has the shapes the kaggle client reads. Submissions are scored
+when they are created, with the competition's metric against the sealed
+solution, and reported as pending until the scoring delay has passed, so that
+clients exercise their polling.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+from kagglesdk.competitions.types import competition_api_service as api
+from kagglesdk.competitions.types.submission_status import SubmissionStatus
+from kagglesdk.security.types.oauth_service import IntrospectTokenRequest, IntrospectTokenResponse
+
+from kagglekit.errors import KagglekitError
+from kagglekit.sandbox.routes import COMPETITIONS, OAUTH, ApiError, Call, Redirect, route
+from kagglekit.sandbox.store import utc_now
+
+MAX_PAGE = 200
+
+
+def _bundle(call: Call, slug: str, need_rules: bool = True):
+    """The served competition SLUG after the checks Kaggle makes (404 unknown, 403 rules)."""
+    bundle = call.sandbox.bundles.get(slug or "")
+    if bundle is None:
+        raise ApiError(404, f"Competition '{slug}' not found")
+    if need_rules and not call.sandbox.store.settings(bundle.slug)["rules_accepted"]:
+        raise ApiError(403, "You must accept this competition's rules before you can use its data or submit")
+    return bundle
+
+
+@route(COMPETITIONS, "ListDataFiles")
+def list_data_files(call: Call):
+    req = api.ApiListDataFilesRequest.from_dict(call.body)
+    bundle = _bundle(call, req.competition_name)
+    start = int(req.page_token) if (req.page_token or "").isdigit() else 0
+    size = min(req.page_size or 20, MAX_PAGE)
+    answer = api.ApiListDataFilesResponse()
+    files = []
+    for name in bundle.files[start:start + size]:
+        item = api.ApiDataFile()
+        item.ref = item.name = name
+        item.total_bytes = (bundle.folder / name).stat().st_size
+        item.creation_date = bundle.created(name)
+        files.append(item)
+    answer.files = files
+    if start + size < len(bundle.files):
+        answer.next_page_token = str(start + size)
+    return answer
+
+
+@route(COMPETITIONS, "DownloadDataFiles")
+def download_data_files(call: Call):
+    req = api.ApiDownloadDataFilesRequest.from_dict(call.body)
+    bundle = _bundle(call, req.competition_name)
+    return Redirect(f"{call.base_url}/sandbox/files/{bundle.slug}.zip")
+
+
+@route(COMPETITIONS, "DownloadDataFile")
+def download_data_file(call: Call):
+    req = api.ApiDownloadDataFileRequest.from_dict(call.body)
+    bundle = _bundle(call, req.competition_name)
+    if bundle.file_path(req.file_name) is None:
+        raise ApiError(404, f"Competition {bundle.slug} has no data file '{req.file_name}'")
+    return Redirect(f"{call.base_url}/sandbox/files/{bundle.slug}/{quote(req.file_name)}")
+
+
+@route(COMPETITIONS, "StartSubmissionUpload")
+def start_submission_upload(call: Call):
+    req = api.ApiStartSubmissionUploadRequest.from_dict(call.body)
+    bundle = _bundle(call, req.competition_name)
+    token = secrets.token_urlsafe(18)
+    with call.sandbox.store.change() as data:
+        data["uploads"][token] = {"competition": bundle.slug, "user": call.user, "file_name": req.file_name,
+                                  "content_length": req.content_length, "received": None}
+    answer = api.ApiStartSubmissionUploadResponse()
+    answer.token = token
+    answer.create_url = f"{call.base_url}/sandbox/uploads/{token}"
+    return answer
+
+
+def _check_allowed(call: Call, bundle) -> None:
+    """Refuse a submission to a closed competition or past the daily limit, with Kaggle's kind of reason."""
+    settings = call.sandbox.store.settings(bundle.slug)
+    if settings["closed"]:
+        raise ApiError(400, f"Competition {bundle.slug} has closed; it no longer accepts submissions")
+    limit = settings["daily_limit"] if settings["daily_limit"] is not None else call.sandbox.daily_limit
+    if _used_today(call, bundle.slug) >= limit:
+        raise ApiError(400, f"Submission not allowed: your team has used its daily allowance of {limit} "
+                            "submissions; try again after midnight UTC")
+
+
+def _used_today(call: Call, slug: str) -> int:
+    today = utc_now().date().isoformat()
+    # As on Kaggle, submissions that failed to score do not count.
+    return sum(1 for s in call.sandbox.store.submissions(slug, call.user)
+               if s["date"].startswith(today) and s["status"] != SubmissionStatus.ERROR.name)
+
+
+@route(COMPETITIONS, "CreateSubmission")
+def create_submission(call: Call):
+    req = api.ApiCreateSubmissionRequest.from_dict(call.body)
+    bundle = _bundle(call, req.competition_name)
+    store = call.sandbox.store
+    upload = store.data["uploads"].get(req.blob_file_tokens)
+    if not upload or upload["user"] != call.user or upload["competition"] != bundle.slug or not upload["received"]:
+        raise ApiError(400, "Unknown or unfinished upload token; upload the file first")
+    _check_allowed(call, bundle)
+    score, error = score_upload(bundle, store.upload_path(req.blob_file_tokens))
+    now = utc_now()
+    with store.change() as data:
+        ref = data["next_ref"]
+        data["next_ref"] += 1
+        data["submissions"].append({
+            "ref": ref, "competition": bundle.slug, "user": call.user, "file_name": upload["file_name"],
+            "description": req.submission_description or "", "date": now.isoformat(), "total_bytes": upload["received"],
+            "status": (SubmissionStatus.ERROR if error else SubmissionStatus.COMPLETE).name,
+            "public_score": score, "error": error,
+            "scored_at": (now + timedelta(seconds=call.sandbox.scoring_delay)).isoformat(),
+        })
+        del data["uploads"][req.blob_file_tokens]
+    answer = api.ApiCreateSubmissionResponse()
+    answer.ref = ref
+    answer.message = f"Successfully submitted to {bundle.comp.title}"
+    return answer
+
+
+def score_upload(bundle, path) -> tuple[str | None, str | None]:
+    """(public score, None) for a valid file, or (None, the reason it cannot be scored)."""
+    from kagglekit.submission import check_submission, read_csv_text, read_sample, score_submission
+
+    if bundle.solution is None:
+        return None, f"the sandbox has no solution file for {bundle.slug}, so it cannot score submissions"
+    try:
+        df = read_csv_text(path, "submission")
+        check_submission(bundle.comp, df, read_sample(bundle.comp, bundle.folder))
+        value = score_submission(bundle.comp, df, read_csv_text(bundle.solution, "solution"))
+    except KagglekitError as exc:
+        return None, f"Submission could not be scored: {exc}"
+    return f"{value:.5f}", None
+
+
+def _as_api_submission(sub: dict) -> api.ApiSubmission:
+    out = api.ApiSubmission()
+    out.ref = sub["ref"]
+    out.total_bytes = sub["total_bytes"]
+    out.date = datetime.fromisoformat(sub["date"])
+    out.description = sub["description"]
+    out.file_name = sub["file_name"]
+    out.submitted_by = out.team_name = sub["user"]
+    pending = utc_now() < datetime.fromisoformat(sub["scored_at"])
+    out.status = SubmissionStatus.PENDING if pending else SubmissionStatus[sub["status"]]
+    if not pending:
+        out.public_score = sub["public_score"]
+        out.error_description = sub["error"]
+    return out
+
+
+@route(COMPETITIONS, "GetSubmission")
+def get_submission(call: Call):
+    req = api.ApiGetSubmissionRequest.from_dict(call.body)
+    for sub in call.sandbox.store.submissions(user=call.user):
+        if sub["ref"] == req.ref:
+            return _as_api_submission(sub)
+    raise ApiError(404, f"Submission {req.ref} not found")
+
+
+@route(COMPETITIONS, "ListSubmissions")
+def list_submissions(call: Call):
+    req = api.ApiListSubmissionsRequest.from_dict(call.body)
+    bundle = _bundle(call, req.competition_name, need_rules=False)
+    subs = call.sandbox.store.submissions(bundle.slug, call.user)
+    start = int(req.page_token) if (req.page_token or "").isdigit() else 0
+    size = min(req.page_size or 20, MAX_PAGE)
+    answer = api.ApiListSubmissionsResponse()
+    answer.submissions = [_as_api_submission(s) for s in subs[start:start + size]]
+    if start + size < len(subs):
+        answer.next_page_token = str(start + size)
+    return answer
+
+
+@route(COMPETITIONS, "GetSubmissionLimits")
+def get_submission_limits(call: Call):
+    req = api.ApiGetSubmissionLimitsRequest.from_dict(call.body)
+    bundle = _bundle(call, req.competition_name, need_rules=False)
+    settings = call.sandbox.store.settings(bundle.slug)
+    limit = settings["daily_limit"] if settings["daily_limit"] is not None else call.sandbox.daily_limit
+    answer = api.ApiSubmissionLimits()
+    answer.num_today = _used_today(call, bundle.slug)
+    answer.num_total = len(call.sandbox.store.submissions(bundle.slug, call.user))
+    answer.num_allowed_now = max(0, limit - answer.num_today)
+    return answer
+
+
+@route(OAUTH, "IntrospectToken", auth=False)
+def introspect_token(call: Call):
+    """Lets KAGGLE_API_TOKEN work too: a sandbox key is accepted as an access token."""
+    req = IntrospectTokenRequest.from_dict(call.body)
+    user = call.sandbox.store.user_for(None, req.token)
+    answer = IntrospectTokenResponse()
+    answer.active = user is not None
+    if user:
+        answer.username = user
+    return answer

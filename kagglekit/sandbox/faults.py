@@ -1,0 +1,73 @@
+"""Faults a test can ask the sandbox for: failing calls, dropped downloads, slow answers.
+
+Set with ``Sandbox.faults.set(...)`` in-process, or by posting the same JSON
+to ``/sandbox/faults`` (see docs/kaggle.md). Counters run down as faults are
+served; ``clear()`` ends them all.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, fields
+
+
+@dataclass
+class FaultPlan:
+    """What to break next; zero everywhere means no faults."""
+
+    fail: int = 0  # answer the next N API calls with `status`
+    status: int = 500
+    only: str = ""  # restrict `fail` to one API method, e.g. "DownloadDataFiles"
+    drop: int = 0  # cut the connection of the next N file downloads ...
+    drop_after: int = 65536  # ... after this many bytes of the body
+    slow: int = 0  # delay the next N API calls ...
+    delay: float = 1.0  # ... by this many seconds
+
+
+class Faults:
+    """A thread-safe FaultPlan that the server consumes call by call."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.plan = FaultPlan()
+
+    def set(self, **changes) -> FaultPlan:
+        """Replace the plan's given fields; an unknown field is a ValueError."""
+        valid = {f.name for f in fields(FaultPlan)}
+        unknown = set(changes) - valid
+        if unknown:
+            raise ValueError(f"unknown fault '{sorted(unknown)[0]}'; valid: {', '.join(sorted(valid))}")
+        with self._lock:
+            for name, value in changes.items():
+                setattr(self.plan, name, type(getattr(FaultPlan, name))(value))
+            return FaultPlan(**vars(self.plan))
+
+    def clear(self) -> None:
+        """No more faults."""
+        with self._lock:
+            self.plan = FaultPlan()
+
+    def take_failure(self, method: str) -> int | None:
+        """The status to fail METHOD with, or None to answer it normally."""
+        with self._lock:
+            plan = self.plan
+            if plan.fail > 0 and plan.only in ("", method):
+                plan.fail -= 1
+                return plan.status
+        return None
+
+    def take_delay(self) -> float:
+        """Seconds to wait before answering this API call."""
+        with self._lock:
+            if self.plan.slow > 0:
+                self.plan.slow -= 1
+                return self.plan.delay
+        return 0.0
+
+    def take_drop(self) -> int | None:
+        """After how many body bytes to cut this download, or None to send it all."""
+        with self._lock:
+            if self.plan.drop > 0:
+                self.plan.drop -= 1
+                return self.plan.drop_after
+        return None

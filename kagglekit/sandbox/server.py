@@ -1,0 +1,329 @@
+"""The sandbox's HTTP server: Kaggle's API for the stock kaggle client, served from local folders.
+
+Three kinds of requests arrive:
+- ``POST /api/v1/{service}/{Method}``: API calls, dispatched through ROUTES;
+- ``GET /sandbox/files/...`` and ``PUT /sandbox/uploads/{token}``: the byte
+  transfers that API answers point the client to (Kaggle uses signed storage
+  URLs for these, so they carry no credentials either);
+- ``/sandbox/faults``, ``/sandbox/competitions/{slug}``, ``/sandbox/status``:
+  the sandbox's own control endpoints, for tests and rehearsals.
+
+The kaggle client can only be pointed at ``http://localhost`` (port 80); on
+any other port the client reaches the sandbox as an HTTP proxy (the
+``http_proxy`` variable that ``client_env`` returns), so requests arrive in
+absolute form and are answered here only for localhost.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import shlex
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from kagglekit.errors import KagglekitError
+from kagglekit.sandbox.bundles import Bundle, bundle_zip, discover
+from kagglekit.sandbox.faults import Faults
+from kagglekit.sandbox.routes import ApiError, Call, Redirect, load_routes
+from kagglekit.sandbox.store import Store
+
+log = logging.getLogger("kagglekit.sandbox")
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+CHUNK = 64 * 1024
+
+
+class Sandbox:
+    """A Kaggle-compatible server for the competitions in DATA_DIRS plus the built-in demo."""
+
+    def __init__(self, data_dirs=(), state_dir: Path = Path(".sandbox"), host: str = "127.0.0.1", port: int = 7777,
+                 cache_dir: Path | None = None, daily_limit: int = 5, scoring_delay: float = 1.0, with_demo: bool = True):
+        self.state_dir = Path(state_dir)
+        self.store = Store(self.state_dir)
+        self.cache_dir = Path(cache_dir) if cache_dir else self.state_dir / "cache"
+        self.bundles: dict[str, Bundle] = discover([Path(d) for d in data_dirs], self.cache_dir, with_demo)
+        for bundle in self.bundles.values():
+            bundle_zip(bundle, self.cache_dir)  # built now, so that no client waits on it
+        self.host, self.daily_limit, self.scoring_delay = host, daily_limit, scoring_delay
+        self.faults = Faults()
+        self.stats: Counter = Counter()
+        self.range_starts: list[int] = []  # first byte of every ranged download (resumes)
+        self._requested_port = port
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        load_routes()
+
+    # -- lifecycle -------------------------------------------------------
+    def bind(self) -> "Sandbox":
+        """Open the listening socket (port 0 picks a free one)."""
+        if self._server is None:
+            try:
+                self._server = ThreadingHTTPServer((self.host, self._requested_port), _Handler)
+            except OSError as exc:
+                raise KagglekitError(f"cannot listen on {self.host}:{self._requested_port} ({exc.strerror}); "
+                                     "pick another --port") from None
+            self._server.daemon_threads = True
+            self._server.sandbox = self
+            (self.state_dir / "client.env").write_text("".join(f"{line}\n" for line in self.export_lines()))
+        return self
+
+    def start(self) -> "Sandbox":
+        """Serve in a background thread; returns at once."""
+        self.bind()
+        self._thread = threading.Thread(target=self._server.serve_forever, name="kagglekit-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until interrupted."""
+        self.bind()
+        try:
+            self._server.serve_forever()
+        finally:
+            self._server.server_close()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket (state is already on disk)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1] if self._server else self._requested_port
+
+    # -- what clients need -----------------------------------------------
+    def client_env(self) -> dict[str, str]:
+        """The environment that points the stock kaggle client (CLI or library) at this sandbox."""
+        user, key = self.store.credentials()
+        env = {"KAGGLE_API_ENVIRONMENT": "LOCALHOST", "KAGGLE_USERNAME": user, "KAGGLE_KEY": key}
+        if self.port != 80:
+            # The client only knows http://localhost; requests routes it here as a proxy.
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "", "localhost") else self.host
+            proxy = f"http://{host}:{self.port}"
+            env.update(http_proxy=proxy, HTTP_PROXY=proxy, no_proxy="", NO_PROXY="")
+        return env
+
+    def export_lines(self) -> list[str]:
+        """client_env as shell lines to paste or source."""
+        lines = [f"export {k}={shlex.quote(v)}" for k, v in self.client_env().items()]
+        return lines + ["unset KAGGLE_API_TOKEN  # an access token would take precedence over the key"]
+
+    def configure(self, slug: str, **switches) -> dict:
+        """Set a served competition's switches: rules_accepted, closed, daily_limit."""
+        if slug not in self.bundles:
+            raise KagglekitError(f"the sandbox does not serve '{slug}'; it serves {', '.join(sorted(self.bundles))}")
+        return self.store.configure(slug, **switches)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One request; the Sandbox is self.server.sandbox."""
+
+    server_version = "kagglekit-sandbox"
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.server.sandbox
+
+    def log_message(self, fmt, *args):  # requests are logged by _api, without headers
+        pass
+
+    # -- plumbing --------------------------------------------------------
+    def _target(self) -> str | None:
+        """The request path; None (after answering 502) for a proxied request to another host."""
+        parts = urlsplit(self.path)
+        if parts.scheme and parts.hostname not in LOCAL_HOSTS:
+            self._json(502, {"code": 502, "message": f"the kagglekit sandbox only answers for localhost, not {parts.hostname}"})
+            return None
+        return parts.path
+
+    def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _user(self) -> str | None:
+        scheme, _, value = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                name, _, key = base64.b64decode(value).decode().partition(":")
+            except ValueError:
+                return None
+            return self.sandbox.store.user_for(name, key)
+        if scheme.lower() == "bearer":
+            return self.sandbox.store.user_for(None, value.strip())
+        return None
+
+    def _base_url(self) -> str:
+        return f"http://{self.headers.get('Host') or 'localhost'}"
+
+    # -- verbs -----------------------------------------------------------
+    def do_POST(self):
+        path = self._target()
+        if path is None:
+            return
+        match = re.fullmatch(r"/api/v1/([\w.]+)/(\w+)", path)
+        if match:
+            return self._api(*match.groups())
+        if path == "/sandbox/faults":
+            return self._control(lambda spec: vars(self.sandbox.faults.set(**spec)) if spec else self.sandbox.faults.clear())
+        match = re.fullmatch(r"/sandbox/competitions/([\w.-]+)", path)
+        if match:
+            return self._control(lambda spec: self.sandbox.configure(match.group(1), **spec))
+        self._json(404, {"code": 404, "message": f"no such sandbox endpoint: {path}"})
+
+    def do_GET(self):
+        path = self._target()
+        if path is None:
+            return
+        if path == "/sandbox/status":
+            sb = self.sandbox
+            return self._json(200, {"competitions": sorted(sb.bundles), "stats": dict(sb.stats), "faults": vars(sb.faults.plan)})
+        match = re.fullmatch(r"/sandbox/files/([\w.-]+)\.zip", path) or re.fullmatch(r"/sandbox/files/([\w.-]+)/(.+)", path)
+        bundle = self.sandbox.bundles.get(match.group(1)) if match else None
+        if bundle is None:
+            return self._json(404, {"code": 404, "message": f"no such file: {path}"})
+        if match.re.groups == 1:
+            return self._send_file(bundle_zip(bundle, self.sandbox.cache_dir), bundle, "application/zip")
+        file = bundle.file_path(unquote(match.group(2)))
+        if file is None:
+            return self._json(404, {"code": 404, "message": f"no such file: {path}"})
+        self._send_file(file, bundle, "application/octet-stream")
+
+    def do_PUT(self):
+        path = self._target()
+        if path is None:
+            return
+        match = re.fullmatch(r"/sandbox/uploads/([\w-]+)", path)
+        store = self.sandbox.store
+        upload = store.data["uploads"].get(match.group(1)) if match else None
+        if upload is None:
+            return self._json(404, {"code": 404, "message": "unknown or expired upload URL; start the upload again"})
+        data = self._body()
+        if upload["content_length"] and len(data) != upload["content_length"]:
+            return self._json(400, {"code": 400, "message": f"expected {upload['content_length']} bytes, got {len(data)}"})
+        store.upload_path(match.group(1)).write_bytes(data)
+        with store.change() as state:
+            state["uploads"][match.group(1)]["received"] = len(data)
+        self.sandbox.stats["uploads"] += 1
+        self._json(200, {})
+
+    # -- API calls -------------------------------------------------------
+    def _api(self, service: str, method: str) -> None:
+        sb = self.sandbox
+        sb.stats[method] += 1
+        time.sleep(sb.faults.take_delay())
+        status = sb.faults.take_failure(method)
+        if status:
+            log.info("%s/%s -> %d (injected fault)", service, method, status)
+            return self._json(status, {"code": status, "message": f"injected fault: the sandbox answers {method} with {status}"})
+        try:
+            answer, user = self._dispatch(service, method)
+        except ApiError as err:
+            log.info("%s/%s -> %d %s", service, method, err.status, err.message)
+            headers = {"WWW-Authenticate": 'Basic realm="kaggle"'} if err.status == 401 else None
+            return self._json(err.status, {"code": err.status, "message": err.message}, headers)
+        log.info("%s/%s by %s -> ok", service, method, user)
+        if isinstance(answer, Redirect):
+            self.send_response(302)
+            self.send_header("Location", answer.url)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            self._json(200, type(answer).to_dict(answer) if answer is not None else {})
+
+    def _dispatch(self, service: str, method: str):
+        from kagglekit.sandbox.routes import ROUTES
+
+        found = ROUTES.get((service, method))
+        if found is None:
+            raise ApiError(501, f"the kagglekit sandbox does not implement {service}/{method}")
+        user = self._user()
+        if found.auth and user is None:
+            raise ApiError(401, "Unauthenticated: unknown user name or API key")
+        try:
+            body = json.loads(self._body() or b"{}")
+        except ValueError:
+            raise ApiError(400, "the request body is not JSON") from None
+        try:
+            return found.handler(Call(self.sandbox, user, body, self._base_url())), user
+        except ApiError:
+            raise
+        except Exception as exc:  # a sandbox bug must reach the client as a 500, not a dropped connection
+            log.exception("%s/%s failed", service, method)
+            raise ApiError(500, f"sandbox error: {exc}") from None
+
+    # -- downloads -------------------------------------------------------
+    def _send_file(self, path: Path, bundle: Bundle, content_type: str) -> None:
+        """Send PATH, honouring Range/If-Range like the storage Kaggle redirects to, and drop faults."""
+        size = path.stat().st_size
+        etag = f'"{bundle.etag}"'
+        start, status = 0, 200
+        match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+        if match and self.headers.get("If-Range") in (None, etag, bundle.last_modified):
+            start, status = int(match.group(1)), 206
+            if start >= size:
+                return self._json(416, {"code": 416, "message": "range not satisfiable"}, {"Content-Range": f"bytes */{size}"})
+            self.sandbox.range_starts.append(start)
+        self.send_response(status)
+        for name, value in (("Content-Type", content_type), ("Content-Length", str(size - start)),
+                            ("Accept-Ranges", "bytes"), ("ETag", etag), ("Last-Modified", bundle.last_modified)):
+            self.send_header(name, value)
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
+        self.end_headers()
+        cut = self.sandbox.faults.take_drop()
+        try:
+            sent = self._copy(path, start, cut)
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the client stopped reading (e.g. it only wanted the headers)
+        if cut is not None and sent < size - start:
+            self.close_connection = True  # the client sees a short body: a dropped connection
+            return
+        self.sandbox.stats["downloads"] += 1
+
+    def _copy(self, path: Path, start: int, limit: int | None) -> int:
+        sent = 0
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            while limit is None or sent < limit:
+                chunk = fh.read(CHUNK if limit is None else min(CHUNK, limit - sent))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                sent += len(chunk)
+        return sent
+
+    def _control(self, action) -> None:
+        try:
+            spec = json.loads(self._body() or b"{}")
+            result = action(spec)
+        except (ValueError, TypeError, KagglekitError) as exc:
+            return self._json(400, {"code": 400, "message": str(exc)})
+        self._json(200, result or {})

@@ -1,0 +1,96 @@
+"""The sandbox's persistent state: users, per-competition settings, uploads and submissions.
+
+Everything lives in one folder: ``state.json`` (rewritten atomically after
+every change, so a restart or a kill loses nothing) and ``uploads/`` with the
+bytes of each uploaded submission file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+DEFAULT_USER = "kaggler"
+
+# Per-competition switches a test or a user can flip (see Sandbox.configure).
+COMPETITION_DEFAULTS = {"rules_accepted": True, "closed": False, "daily_limit": None}
+
+
+def utc_now() -> datetime:
+    """Now in UTC, without tzinfo (the form kagglesdk serializes)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Store:
+    """State that survives a restart; every public method is thread-safe."""
+
+    def __init__(self, state_dir: Path):
+        self.dir = Path(state_dir)
+        self.uploads_dir = self.dir / "uploads"
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        self._path = self.dir / "state.json"
+        self._lock = threading.RLock()
+        if self._path.is_file():
+            self.data = json.loads(self._path.read_text())
+        else:
+            self.data = {"users": {DEFAULT_USER: secrets.token_hex(16)}, "competitions": {},
+                         "uploads": {}, "submissions": [], "next_ref": 1}
+            self._save()
+
+    @contextmanager
+    def change(self):
+        """Hold the lock while the caller edits self.data, then save it."""
+        with self._lock:
+            yield self.data
+            self._save()
+
+    def _save(self) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=".state.", dir=self.dir)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(self.data, fh, indent=1, default=str)
+        os.replace(tmp, self._path)
+
+    def user_for(self, username: str | None, key: str | None) -> str | None:
+        """The user whose key is KEY (and whose name is USERNAME when given), else None."""
+        with self._lock:
+            for name, known in self.data["users"].items():
+                if key and secrets.compare_digest(known, key) and username in (None, name):
+                    return name
+        return None
+
+    def credentials(self) -> tuple[str, str]:
+        """The first user's name and key, for the environment the sandbox prints."""
+        with self._lock:
+            name = next(iter(self.data["users"]))
+            return name, self.data["users"][name]
+
+    def settings(self, slug: str) -> dict:
+        """The competition's switches, defaults filled in."""
+        with self._lock:
+            return {**COMPETITION_DEFAULTS, **self.data["competitions"].get(slug, {})}
+
+    def configure(self, slug: str, **switches) -> dict:
+        """Change a competition's switches (rules_accepted, closed, daily_limit); unknown names are an error."""
+        unknown = set(switches) - set(COMPETITION_DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown competition setting {sorted(unknown)[0]}; valid: {', '.join(COMPETITION_DEFAULTS)}")
+        with self.change() as data:
+            data["competitions"].setdefault(slug, {}).update(switches)
+        return self.settings(slug)
+
+    def upload_path(self, token: str) -> Path:
+        """Where the bytes of upload TOKEN are kept."""
+        return self.uploads_dir / f"{token}.csv"
+
+    def submissions(self, slug: str | None = None, user: str | None = None) -> list[dict]:
+        """Submissions, newest first, optionally of one competition and one user."""
+        with self._lock:
+            subs = [dict(s) for s in self.data["submissions"]
+                    if slug in (None, s["competition"]) and user in (None, s["user"])]
+        return sorted(subs, key=lambda s: s["ref"], reverse=True)
