@@ -1,0 +1,85 @@
+"""Talking to Kaggle: fetch, submit, and the local Kaggle-compatible sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kagglekit.cli.app import Competition, DataDir, Quiet, command, console, setup_logging
+
+
+def _size(n: int | None) -> str:
+    return "unknown size" if n is None else f"{n / 1e6:.1f} MB"
+
+
+@command("fetch")
+def fetch(
+    competition: Competition = None,
+    data_dir: DataDir = None,
+    force: Annotated[bool, typer.Option("--force", help="Download and unpack again even when up to date.")] = False,
+    quiet: Quiet = False,
+):
+    """Download the competition's files with the kaggle client and unpack them; a second run downloads nothing."""
+    setup_logging(quiet)
+    from kagglekit.competition import load_competition
+    from kagglekit.config import default_data_dir
+    from kagglekit.kaggle_io import fetch_competition
+
+    comp = load_competition(competition)
+    result = fetch_competition(comp, data_dir or default_data_dir(comp.slug), force=force, progress=not quiet)
+    if not result.downloaded:
+        console.print(f"{result.data_dir} is up to date with {comp.slug}; nothing downloaded (--force downloads again)")
+        return
+    resumed = f", resumed after {_size(result.resumed_from)}" if result.resumed_from else ""
+    unpacked = f"; unpacked {', '.join(result.unpacked)}" if result.unpacked else ""
+    console.print(f"fetched {comp.slug} ({_size(result.size)}{resumed}) into {result.data_dir}{unpacked}")
+
+
+@command("submit")
+def submit(
+    file: Annotated[Optional[Path], typer.Argument(help="Submission CSV [default: the newest runs/<slug>/*/submission.csv].",
+                                                   show_default=False)] = None,
+    message: Annotated[str, typer.Option("--message", "-m", help="Description shown with the submission on Kaggle.")] = ...,
+    competition: Competition = None,
+    data_dir: DataDir = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until Kaggle has scored it and print the public score.")] = False,
+    quiet: Quiet = False,
+):
+    """Check a submission file, then send it to Kaggle (never an invalid one); --wait prints its score."""
+    setup_logging(quiet)
+    from kagglekit.competition import load_competition
+    from kagglekit.config import default_data_dir
+    from kagglekit.kaggle_io import default_submission_file, submit_file
+
+    comp = load_competition(competition)
+    path = file or default_submission_file(comp)
+    result = submit_file(comp, path, message, data_dir or default_data_dir(comp.slug), wait=wait)
+    console.print(f"submitted {result.file} to {comp.slug} (ref {result.ref})")
+    if result.status == "complete":
+        console.print(f"public score: {result.public_score or '(not published)'}")
+
+
+@command("sandbox")
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 7777,
+    data: Annotated[Optional[list[Path]], typer.Option(
+        "--data", help="Competition folder laid out like Kaggle's download plus solution.csv (repeatable).")] = None,
+    state: Annotated[Path, typer.Option(help="Folder for submissions, scores and settings (kept across restarts).")] = Path(".sandbox"),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    daily_limit: Annotated[int, typer.Option(help="Submissions allowed per competition and day.")] = 5,
+):
+    """Serve a local Kaggle for the stock kaggle client: the demo competition plus each --data folder."""
+    setup_logging(False)
+    from kagglekit.sandbox import Sandbox
+
+    server = Sandbox(data or [], state_dir=state, host=host, port=port, daily_limit=daily_limit).bind()
+    console.print(f"kagglekit sandbox on http://{host}:{server.port} serving {', '.join(sorted(server.bundles))}")
+    console.print(f"export this environment (also in {state / 'client.env'}) to point the kaggle client at it:")
+    for line in server.export_lines():
+        console.print(f"  {line}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        console.print("sandbox stopped; its state is kept in " + str(state))
