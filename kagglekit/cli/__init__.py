@@ -4,6 +4,7 @@ from kagglekit.cli.app import app
 from kagglekit.cli import core  # noqa: F401  (registers the commands)
 from kagglekit.cli import report  # noqa: F401  (preview, report, runs, explain-model)
 from kagglekit.cli import bench  # noqa: F401
+from kagglekit.cli import kaggle  # noqa: F401
 
 
 def main() -> None:
