@@ -35,6 +35,7 @@ T = TypeVar("T")
 FETCH_MARKER = ".kagglekit-fetch.json"
 # Downloads in progress live here, out of the catalog's sight, until they are complete.
 STAGING = ".download"
+DOWNLOAD_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ def _reason(exc: BaseException) -> str:
     if response is not None:
         with contextlib.suppress(Exception):
             text = response.json().get("message", "")
+    if not text and _is_cut_off(exc):
+        return "connection broken partway"
     text = text or str(exc) or type(exc).__name__
     if "refused" in text.lower() and getattr(exc, "response", None) is None:
         return "connection refused"
@@ -246,8 +249,11 @@ def _download(api, comp: Competition, data_dir: Path, staging: Path, force: bool
             resumed = staging.stat().st_size if Path(f"{staging}.kaggle-partial").is_file() and staging.is_file() else 0
             staging.parent.mkdir(parents=True, exist_ok=True)
             # max_retries=0: retries and their backoff are ours (_call); the client still resumes with Range.
-            api.download_file(response, str(staging), kaggle.http_client(), quiet=not progress,
-                              resume=True, max_retries=0)
+            # Small chunks: a broken connection loses at most one chunk of what already arrived.
+            # Its progress bar goes to stderr; its chatter on stdout ("failed after 0 retries") would mislead.
+            with contextlib.redirect_stdout(io.StringIO()):
+                api.download_file(response, str(staging), kaggle.http_client(), quiet=not progress,
+                                  resume=True, chunk_size=DOWNLOAD_CHUNK, max_retries=0)
         finally:
             response.close()
     return identity, resumed

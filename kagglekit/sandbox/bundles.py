@@ -134,8 +134,8 @@ def demo_bundle(cache_dir: Path) -> Bundle:
 
 def discover(folders: list[Path], cache_dir: Path, with_demo: bool = True) -> dict[str, Bundle]:
     """Slug -> Bundle for the demo and each folder; a slug served twice is an error."""
-    bundles = [demo_bundle(cache_dir)] if with_demo else []
-    bundles += [load_bundle(f) for f in folders]
+    bundles = [load_bundle(f) for f in folders]  # first: a bad folder fails before the demo is written
+    bundles += [demo_bundle(cache_dir)] if with_demo else []
     found: dict[str, Bundle] = {}
     for bundle in bundles:
         if bundle.slug in found:

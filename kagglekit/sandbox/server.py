@@ -76,7 +76,7 @@ class Sandbox:
     def start(self) -> "Sandbox":
         """Serve in a background thread; returns at once."""
         self.bind()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="kagglekit-sandbox", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), name="kagglekit-sandbox", daemon=True)
         self._thread.start()
         return self
 
