@@ -7,6 +7,7 @@ run can be resumed, ensembled, or rebuilt inside a Kaggle kernel.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -32,6 +33,10 @@ class TrainConfig:
     tta: int = 2  # test-time views averaged by predict (1 = none, 2 = + flip)
     precision: str = "auto"  # auto | float32 | mixed_float16 | mixed_bfloat16
     budget: float | None = None  # seconds for the whole run; None = epochs decide
+    schedule: str = "plateau"  # learning rate: plateau (halve on a plateau) | cosine | onecycle
+    warmup: float = 0.05  # cosine: fraction of the steps spent warming up linearly
+    label_smoothing: float = 0.0
+    weight_decay: float = 0.0  # > 0 uses AdamW (decoupled weight decay) instead of Adam
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with CHANGES applied, ignoring the ones that are None."""
@@ -42,12 +47,30 @@ class TrainConfig:
 MODEL_SETTINGS = ("folds", "image_size", "model", "weights", "augment", "seed", "sample")
 
 
+SCHEDULES = ("plateau", "cosine", "onecycle")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([hms])")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as '45m', '2h', '8h30m', '90s' or '1.5h'."""
+    compact = str(text).strip().lower().replace(" ", "")
+    parts = _DURATION.findall(compact)
+    if not compact or "".join(n + u for n, u in parts) != compact or len({u for _, u in parts}) != len(parts):
+        raise KagglekitError(f"cannot read the duration '{text}'; write it like 45m, 2h, 8h30m or 90s")
+    seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+    if seconds <= 0:
+        raise KagglekitError(f"the duration '{text}' is zero; give a positive time such as 45m")
+    return seconds
+
+
 def resolve_config(competition_defaults: dict, **flags) -> TrainConfig:
     """Apply the competition's [train] defaults, then the flags that were given."""
     valid = {f.name for f in fields(TrainConfig)}
     unknown = set(competition_defaults) - valid
     if unknown:
         raise KagglekitError(f"unknown key 'train.{sorted(unknown)[0]}' in the competition file; valid: {', '.join(sorted(valid))}")
+    if isinstance(competition_defaults.get("budget"), str):  # budget = "45m" in a TOML file
+        competition_defaults = {**competition_defaults, "budget": parse_duration(competition_defaults["budget"])}
     config = TrainConfig().replace(**competition_defaults).replace(**flags)
     check_config(config)
     return config
@@ -64,6 +87,12 @@ def check_config(config: TrainConfig) -> None:
             raise KagglekitError(f"--{name.replace('_', '-')} must be at least 1")
     if config.image_size < 8:
         raise KagglekitError("--image-size must be at least 8 pixels")
+    if config.schedule not in SCHEDULES:
+        raise KagglekitError(f"unknown schedule '{config.schedule}'; valid: {', '.join(SCHEDULES)}")
+    if not 0 <= config.warmup < 1 or not 0 <= config.label_smoothing < 0.5 or config.weight_decay < 0:
+        raise KagglekitError("warmup must be in [0, 1), label_smoothing in [0, 0.5) and weight_decay 0 or more")
+    if config.budget is not None and config.budget <= 0:
+        raise KagglekitError("--budget must be positive, e.g. 45m, 2h or 8h30m")
     if config.sample is not None and config.sample < 2 * config.folds:
         raise KagglekitError(f"--sample {config.sample} is too small for {config.folds} folds; use at least {2 * config.folds}")
 

@@ -154,8 +154,13 @@ def collect_oof(run_dir: Path, catalog: Catalog) -> dict:
     return scores
 
 
-def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: Path | None = None) -> tuple[Path, dict]:
-    """Train every fold (or only config.fold), skipping finished ones; return the run folder and its scores."""
+def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: Path | None = None,
+                started: float | None = None) -> tuple[Path, dict]:
+    """Train every fold (or only config.fold), skipping finished ones; return the run folder and its scores.
+
+    With config.budget, the run ends by STARTED (default: now) + budget with the folds that fit.
+    """
+    from kagglekit.budget import fold_deadline
     from kagglekit.training import fit_fold
 
     comp = catalog.competition
@@ -163,22 +168,37 @@ def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: 
     folds = prepare_run_dir(run_dir, catalog, config, data_dir)
     train = catalog.train.merge(folds, on="id")
     todo = [config.fold] if config.fold is not None else list(range(config.folds))
-    deadline = time.time() + config.budget if config.budget else None
+    deadline = (started or time.time()) + config.budget if config.budget else None
+    trained = []
     for k in todo:
         fold_dir = run_dir / f"fold_{k}"
         if (fold_dir / "result.json").is_file():
             log.info("fold %d/%d already trained; skipping (delete %s to retrain)", k + 1, config.folds, fold_dir)
             continue
-        if deadline and time.time() >= deadline:
-            log.warning("time budget spent: fold %d and later folds were not trained", k + 1)
-            break
-        fold_deadline = None
+        this_deadline = None
         if deadline:  # share what is left equally among the folds still to train
             left = [j for j in todo if j >= k and not (run_dir / f"fold_{j}" / "result.json").is_file()]
-            fold_deadline = time.time() + (deadline - time.time()) / len(left)
+            this_deadline = fold_deadline(deadline, len(left))
+            if trained and not _fold_fits(trained[-1], this_deadline - time.time()):
+                log.warning("time budget: %s left, too little for fold %d (the last fold took %ss); "
+                            "ending with the %d finished folds", _seconds(deadline - time.time()), k + 1,
+                            trained[-1]["seconds"], len(trained))
+                break
         log.info("fold %d/%d: %d training, %d validation images", k + 1, config.folds,
                  int((train["fold"] != k).sum()), int((train["fold"] == k).sum()))
-        result = fit_fold(comp, config, train[train["fold"] != k], train[train["fold"] == k], fold_dir, k, fold_deadline)
+        result = fit_fold(comp, config, train[train["fold"] != k], train[train["fold"] == k], fold_dir, k, this_deadline)
+        trained.append(result)
         log.info("fold %d/%d: %s %.4f, accuracy %.4f (best epoch %s)", k + 1, config.folds,
                  comp.metric, result["score"], result["accuracy"], result["best_epoch"])
     return run_dir, collect_oof(run_dir, catalog)
+
+
+def _fold_fits(last: dict, seconds_left: float) -> bool:
+    """Whether a fold gets time for at least two epochs, judged by the fold trained before it."""
+    epochs = max(last.get("epochs_run") or 1, 1)
+    per_epoch = last["seconds"] / epochs
+    return seconds_left >= 2 * per_epoch
+
+
+def _seconds(seconds: float) -> str:
+    return f"{max(seconds, 0):.0f}s"

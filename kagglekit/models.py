@@ -118,6 +118,36 @@ def bn_cnn_small(input_shape, n_classes, weights="none"):
     return bn_cnn(input_shape, n_classes, weights, widths=(16, 32, 64, 128), dropout=0.2)
 
 
+def _residual_block(x, filters: int, stride: int):
+    from keras import layers
+
+    shortcut = x
+    y = _conv_bn(x, filters, stride)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
+    y = layers.BatchNormalization(gamma_initializer="zeros")(y)  # each block starts as the identity
+    if stride != 1 or shortcut.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False)(shortcut)
+        shortcut = layers.BatchNormalization()(shortcut)
+    return layers.Activation("relu")(layers.Add()([shortcut, y]))
+
+
+@register("res_cnn", "small ResNet: stride-2 stem, residual blocks 32-64-128-256, each stage halves the map; "
+          "about half the compute of bn_cnn at the same size", min_size=16)
+def res_cnn(input_shape, n_classes, weights="none", widths=(32, 64, 128, 256), dropout: float = 0.2):
+    import keras
+    from keras import layers
+
+    _no_weights("res_cnn", weights)
+    inputs = keras.Input(input_shape)
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    x = _conv_bn(x, widths[0], stride=2)  # the full-size map is costly on a CPU and adds little
+    for i, filters in enumerate(widths):
+        x = _residual_block(x, filters, stride=1 if i == 0 else 2)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    return keras.Model(inputs, _head(x, n_classes), name="res_cnn")
+
+
 def _backbone_weights(name: str, weights: str):
     """Keras' `weights` argument for a backbone: None, 'imagenet', or a local file checked to exist."""
     if weights in ("none", "", None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -65,26 +66,29 @@ def train(
     learning_rate: Annotated[Optional[float], typer.Option(help="Adam's initial learning rate.")] = None,
     sample: Annotated[Optional[int], typer.Option(help="Train on a stratified subset of N images (quick trials).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed for folds, augmentation and weights.")] = None,
+    budget: Annotated[Optional[str], typer.Option(help="Time for the whole run, e.g. 45m, 2h, 8h30m: epochs are planned to fit.")] = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder [default: runs/<slug>/<settings>].")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not draw the run's report when all folds are done.")] = False,
     quiet: Quiet = False,
 ):
     """Train a stratified k-fold ensemble; rerunning the same command resumes it."""
+    started = time.time()  # the budget counts from here
     setup_logging(quiet)
     from kagglekit.catalog import build_catalog
     from kagglekit.competition import load_competition
-    from kagglekit.config import resolve_config
+    from kagglekit.config import parse_duration, resolve_config
     from kagglekit.crossval import train_folds
 
     comp = load_competition(competition)
     config = resolve_config(
         comp.train_defaults, folds=folds, fold=fold, epochs=epochs, image_size=image_size, model=model,
         weights=weights, augment=augment, batch_size=batch_size, learning_rate=learning_rate, sample=sample, seed=seed,
+        budget=parse_duration(budget) if budget is not None else None,
     )
     _check_names(config)
     data = resolve_data_dir(comp, data_dir)
     catalog = build_catalog(comp, data, with_test=False)
-    out, scores = train_folds(catalog, config, data, run_dir)
+    out, scores = train_folds(catalog, config, data, run_dir, started=started)
     console.print(f"run folder: {out}")
     if scores:
         per_fold = ", ".join(f"{k}: {v:.4f}" for k, v in scores["folds"].items())

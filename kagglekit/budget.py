@@ -1,0 +1,154 @@
+"""Time budgets and learning-rate schedules: how long each fold may train, and how its rate moves.
+
+`kagglekit train --budget 45m` gives the whole run a deadline. crossval shares
+the time left equally among the folds still to train (time a fold leaves
+unused goes to the next ones). Within a fold, FoldPlan times the first steps,
+plans how many epochs fit before the fold's deadline (less the time the fold's
+out-of-fold prediction will take), stops after the planned epoch, and stops
+mid-epoch rather than overrun. LearningRate follows the plan, so a cosine or
+one-cycle schedule ends at its low point when the budget ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+log = logging.getLogger("kagglekit")
+
+# Held back from the whole budget for what follows the last fold (OOF files, scores).
+END_MARGIN = 0.02
+
+
+def _keras_callback():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+def fold_deadline(run_deadline: float, folds_left: int, now: float | None = None) -> float:
+    """The deadline of the next fold: an equal share of the time left, less a small end margin."""
+    now = time.time() if now is None else now
+    usable = (run_deadline - now) * (1 - END_MARGIN)
+    return now + usable / max(folds_left, 1)
+
+
+def learning_rate_at(schedule: str, base: float, step: int, total: int, warmup: float) -> float:
+    """The learning rate at STEP of TOTAL steps for the cosine and onecycle schedules.
+
+    cosine: linear warm-up over WARMUP of the steps, then a cosine decay to 0.
+    onecycle: from base/25 up to base over 30% of the steps, then cosine down to base/2500
+    (Smith's one-cycle policy with cosine annealing, as in fastai's fit_one_cycle).
+    """
+    total = max(total, 1)
+    if schedule == "onecycle":
+        warmup, start, end = 0.3, base / 25, base / 2500
+    else:
+        start, end = 0.0, 0.0
+    rise = max(int(warmup * total), 1) if warmup > 0 else 0
+    if step < rise:
+        return start + (base - start) * (step + 1) / rise
+    progress = min((step - rise) / max(total - rise, 1), 1.0)
+    return end + (base - end) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class FoldPlan(_keras_callback()):
+    """Plans the epochs of one fold from measured step times and stops it in time.
+
+    reserve_per_val: seconds after training for every second one validation pass takes
+    (the fold's OOF prediction runs one pass per test-time view).
+    """
+
+    PROBE_STEPS = 4  # steps timed (after the first, which traces the graph) before a first plan
+
+    def __init__(self, max_epochs: int, steps_per_epoch: int, deadline: float | None, reserve_per_val: float = 1.0):
+        super().__init__()
+        self.max_epochs, self.steps = max_epochs, max(steps_per_epoch, 1)
+        self.deadline, self.reserve_per_val = deadline, reserve_per_val
+        self.planned = max_epochs
+        self.step_time = self.val_time = None
+        self.cycles: list[float] = []  # wall time from one epoch's start to the next, saving included
+        self.epoch_started = None
+
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps the fold is planned to take (what a schedule anneals over)."""
+        return self.planned * self.steps
+
+    def on_train_begin(self, logs=None):
+        self.fit_started = time.time()
+        self.probe_started, self.seen = None, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        now = time.time()
+        if self.epoch_started is not None:
+            self.cycles.append(now - self.epoch_started)
+            self._plan(epoch, now)
+        self.epoch = epoch
+        self.epoch_started = now
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.time()
+        self.seen += 1
+        if self.probe_started is None:
+            self.probe_started = now  # the first step traces the graph; time from here
+        elif self.step_time is None and self.seen > self.PROBE_STEPS:
+            self.step_time = (now - self.probe_started) / (self.seen - 1)
+            self._plan(self.epoch, self.epoch_started)
+        last_val = self.val_time if self.val_time is not None else self._val_guess()
+        if self.deadline and self.step_time and now + self.step_time + last_val + self._oof_time() > self.deadline:
+            log.info("time budget: stopping this fold during epoch %d", self.epoch + 1)
+            self.model.stop_training = True
+
+    def on_test_begin(self, logs=None):
+        self.test_started = time.time()
+
+    def on_test_end(self, logs=None):
+        self.val_time = time.time() - self.test_started
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Checkpoints are written after this callback, so the plan made at the next epoch's
+        # start (from whole cycles) is the one that counts; this one decides whether to stop.
+        if self.cycles:
+            self._plan(epoch + 1, time.time())
+        if self.deadline and epoch + 1 >= self.planned and epoch + 1 < self.max_epochs:
+            log.info("time budget: fold ends after epoch %d as planned", epoch + 1)
+            self.model.stop_training = True
+
+    def _val_guess(self) -> float:
+        # Before the first validation pass, guess it from the training steps (forward only, ~1/3).
+        return self.val_time if self.val_time is not None else (self.step_time or 0) * self.steps / 3
+
+    def _epoch_time(self) -> float:
+        if self.cycles:  # the first cycle also traced the graph and filled the image cache
+            later = self.cycles[1:] or self.cycles
+            return sum(later[-3:]) / len(later[-3:])
+        return self.step_time * self.steps + self._val_guess()
+
+    def _oof_time(self) -> float:
+        """Seconds the fold needs once training ends: loading the best model and the OOF prediction."""
+        return 2.0 + self._val_guess() * self.reserve_per_val
+
+    def _plan(self, epochs_done: int, now: float) -> None:
+        if not self.deadline or self.step_time is None:
+            return
+        left = self.deadline - now - self._oof_time()
+        fits = epochs_done + int(max(left, 0) // self._epoch_time())
+        planned = max(1, min(self.max_epochs, fits))
+        if not self.cycles or planned < self.planned:
+            log.info("time budget: %.1fs per epoch, planning %d epochs for this fold", self._epoch_time(), planned)
+        self.planned = planned
+
+
+class LearningRate(_keras_callback()):
+    """Sets the learning rate every step from a cosine or one-cycle schedule over the planned steps."""
+
+    def __init__(self, schedule: str, base: float, warmup: float, plan: FoldPlan):
+        super().__init__()
+        self.schedule, self.base, self.warmup, self.plan = schedule, base, warmup, plan
+
+    def on_train_batch_begin(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())  # survives BackupAndRestore
+        self.model.optimizer.learning_rate.assign(
+            learning_rate_at(self.schedule, self.base, step, self.plan.total_steps, self.warmup))
