@@ -118,16 +118,23 @@ def bn_cnn_small(input_shape, n_classes, weights="none"):
     return bn_cnn(input_shape, n_classes, weights, widths=(16, 32, 64, 128), dropout=0.2)
 
 
+# Short runs: BatchNorm's moving statistics must keep up with weights that move fast
+# (Keras' 0.99 lags ~100 steps, and validation then sees stale statistics).
+_BN_MOMENTUM = 0.9
+
+
 def _residual_block(x, filters: int, stride: int):
     from keras import layers
 
     shortcut = x
-    y = _conv_bn(x, filters, stride)
+    y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
+    y = layers.Activation("relu")(layers.BatchNormalization(momentum=_BN_MOMENTUM)(y))
     y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
-    y = layers.BatchNormalization(gamma_initializer="zeros")(y)  # each block starts as the identity
+    # Zero-initialised scale: each block starts as the identity, which trains faster.
+    y = layers.BatchNormalization(momentum=_BN_MOMENTUM, gamma_initializer="zeros")(y)
     if stride != 1 or shortcut.shape[-1] != filters:
         shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False)(shortcut)
-        shortcut = layers.BatchNormalization()(shortcut)
+        shortcut = layers.BatchNormalization(momentum=_BN_MOMENTUM)(shortcut)
     return layers.Activation("relu")(layers.Add()([shortcut, y]))
 
 
@@ -140,7 +147,9 @@ def res_cnn(input_shape, n_classes, weights="none", widths=(32, 64, 128, 256), d
     _no_weights("res_cnn", weights)
     inputs = keras.Input(input_shape)
     x = layers.Rescaling(1.0 / 255)(inputs)
-    x = _conv_bn(x, widths[0], stride=2)  # the full-size map is costly on a CPU and adds little
+    # A stride-2 stem: the full-size map is costly on a CPU and adds little.
+    x = layers.Conv2D(widths[0], 3, strides=2, padding="same", use_bias=False)(x)
+    x = layers.Activation("relu")(layers.BatchNormalization(momentum=_BN_MOMENTUM)(x))
     for i, filters in enumerate(widths):
         x = _residual_block(x, filters, stride=1 if i == 0 else 2)
     x = layers.GlobalAveragePooling2D()(x)

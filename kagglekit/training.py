@@ -46,15 +46,26 @@ def read_history(fold_dir: Path) -> pd.DataFrame:
     return history.drop_duplicates("epoch", keep="last").reset_index(drop=True) if "epoch" in history else history
 
 
-def _callbacks(config: TrainConfig, fold_dir: Path, fold: int, n_folds: int, deadline: float | None):
+def _callbacks(config: TrainConfig, fold_dir: Path, fold: int, n_folds: int, deadline: float | None, steps: int):
     import keras
+
+    from kagglekit.budget import FoldPlan, LearningRate
+    from kagglekit.predict import tta_views
 
     history = read_history(fold_dir)
     best_so_far = float(history["val_loss"].min()) if "val_loss" in history and len(history) else None
     partial = fold_dir / "best.partial.keras"
     backup_kwargs = {"double_checkpoint": True} if "double_checkpoint" in inspect.signature(
         keras.callbacks.BackupAndRestore).parameters else {}
+    # The plan times the first steps and decides how many epochs fit the fold's share of --budget.
+    plan = FoldPlan(config.epochs, steps, deadline, reserve_per_val=len(tta_views(config.augment, config.tta)))
+    if config.schedule == "plateau":
+        schedule = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2))
+    else:
+        schedule = LearningRate(config.schedule, config.learning_rate, config.warmup, plan)
     return [
+        plan,
+        schedule,
         keras.callbacks.CSVLogger(str(fold_dir / "history.csv"), append=True),
         # The checkpoint goes to a temporary name and is renamed by PublishCheckpoint,
         # so best.keras is always a complete file; after a restart, only a better
@@ -63,11 +74,11 @@ def _callbacks(config: TrainConfig, fold_dir: Path, fold: int, n_folds: int, dea
             str(partial), monitor="val_loss", save_best_only=True, initial_value_threshold=best_so_far
         ),
         PublishCheckpoint(partial, fold_dir / "best.keras"),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2)),
+        # A cosine or one-cycle schedule decides the end itself; its high-rate phase would trip early stopping.
+        *([keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)]
+          if config.schedule == "plateau" else []),
         keras.callbacks.BackupAndRestore(str(fold_dir / "backup"), **backup_kwargs),
         EpochLog(fold, n_folds, config.epochs),
-        *([Deadline(deadline)] if deadline else []),
     ]
 
 
@@ -130,23 +141,6 @@ class EpochLog(_keras_callback()):
         report_progress(log, "fold", "fold done", self.epochs, self.epochs)  # early stopping ends the bar too
 
 
-class Deadline(_keras_callback()):
-    """Stops training at the end of the epoch after which another epoch would overrun the deadline."""
-
-    def __init__(self, deadline: float):
-        super().__init__()
-        self.deadline = deadline
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_started = time.time()
-
-    def on_epoch_end(self, epoch, logs=None):
-        took = time.time() - self.epoch_started
-        if time.time() + took > self.deadline:
-            log.info("time budget: stopping this fold after epoch %d", epoch + 1)
-            self.model.stop_training = True
-
-
 def _duration(seconds: float) -> str:
     seconds = int(max(seconds, 0))
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
@@ -157,21 +151,28 @@ def _targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def build_compiled_model(comp: Competition, config: TrainConfig):
-    """The configured model, compiled with Adam and the loss that fits its head."""
+    """The configured model, compiled with Adam (AdamW with weight decay) and the loss that fits its head."""
     import keras
 
     from kagglekit.models import create_model
 
     model = create_model(config.model, (config.image_size, config.image_size, 3), comp.n_classes, config.weights)
-    loss = "binary_crossentropy" if comp.n_classes == 2 else "sparse_categorical_crossentropy"
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss, metrics=["accuracy"])
+    if comp.n_classes == 2:
+        loss = keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing)
+    else:  # Keras smooths one-hot targets only; sparse labels train unsmoothed
+        loss = keras.losses.SparseCategoricalCrossentropy()
+    if config.weight_decay:
+        optimizer = keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
+    else:
+        optimizer = keras.optimizers.Adam(config.learning_rate)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     return model
 
 
-def _fit(model, train_ds, val_ds, config, fold_dir, fold, n_folds, deadline):
+def _fit(model, train_ds, val_ds, config, fold_dir, fold, n_folds, deadline, steps):
     try:
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0, shuffle=False,
-                  callbacks=_callbacks(config, fold_dir, fold, n_folds, deadline))
+                  callbacks=_callbacks(config, fold_dir, fold, n_folds, deadline, steps))
     except (OSError, ValueError, KeyError) as exc:
         backup = fold_dir / "backup"
         if not backup.exists():
@@ -180,7 +181,7 @@ def _fit(model, train_ds, val_ds, config, fold_dir, fold, n_folds, deadline):
         log.warning("fold %d: backup unreadable (%s); restarting the fold", fold, str(exc).splitlines()[0][:100])
         shutil.rmtree(backup)
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0, shuffle=False,
-                  callbacks=_callbacks(config, fold_dir, fold, n_folds, deadline))
+                  callbacks=_callbacks(config, fold_dir, fold, n_folds, deadline, steps))
 
 
 def fit_fold(
@@ -213,7 +214,7 @@ def fit_fold(
         labels=_targets(val_rows["label"].to_numpy(), n), cache="",
     )
     model = build_compiled_model(comp, config)
-    _fit(model, train_ds, val_ds, config, fold_dir, fold, config.folds, deadline)
+    _fit(model, train_ds, val_ds, config, fold_dir, fold, config.folds, deadline, -(-len(train_rows) // config.batch_size))
     if (fold_dir / "best.keras").exists():
         model = load_fold_model(fold_dir.parent, fold)
     else:  # no epoch produced a finite validation loss; keep what there is

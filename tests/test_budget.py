@@ -1,0 +1,70 @@
+"""--budget: duration parsing, schedules, and a run that ends inside a budget far too short for its epochs."""
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kagglekit.budget import fold_deadline, learning_rate_at
+from kagglekit.config import parse_duration, resolve_config
+from kagglekit.errors import KagglekitError
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("45m", 2700), ("2h", 7200), ("8h30m", 30600), ("90s", 90), ("1.5h", 5400), ("1h 5m 3s", 3903), ("20S", 20),
+])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "45", "m", "5x", "2h2h", "1m2", "-5m", "0m", "h30m"])
+def test_parse_duration_rejects_what_it_cannot_read(text):
+    with pytest.raises(KagglekitError, match="45m"):
+        parse_duration(text)
+
+
+def test_budget_in_the_competition_file_may_be_a_duration():
+    assert resolve_config({"budget": "1h30m"}).budget == 5400
+    assert resolve_config({"budget": "1h30m"}, budget=60.0).budget == 60.0  # the flag wins
+    with pytest.raises(KagglekitError, match="schedule"):
+        resolve_config({"schedule": "linear"})
+
+
+def test_schedules_warm_up_then_anneal():
+    cosine = [learning_rate_at("cosine", 1e-3, s, 100, 0.1) for s in range(100)]
+    assert cosine[0] < cosine[5] < cosine[9] == pytest.approx(1e-3)
+    assert cosine[50] < cosine[20] and cosine[-1] < 1e-5
+    onecycle = [learning_rate_at("onecycle", 1e-3, s, 100, 0.0) for s in range(100)]
+    assert onecycle[0] < 1e-3 / 10 and max(onecycle) == pytest.approx(1e-3)
+    assert onecycle.index(max(onecycle)) == 29 and onecycle[-1] < 1e-5
+
+
+def test_folds_share_what_is_left():
+    now = 1000.0
+    assert fold_deadline(now + 100, 4, now) == pytest.approx(now + 100 * 0.98 / 4)
+    assert fold_deadline(now + 100, 1, now) < now + 100  # a margin is kept for the end of the run
+
+
+def test_budget_far_too_short_still_ends_in_time_with_a_usable_run(workdir, cli):
+    budget = 20
+    started = time.monotonic()
+    code, out, err = cli("train", "-c", "demo-digits", "--folds", "2", "--epochs", "50", "--budget", f"{budget}s",
+                         "--image-size", "16", "--model", "bn_cnn_small", "--sample", "100")
+    took = time.monotonic() - started
+    assert code == 0, err
+    # In-process, TensorFlow may already be imported; still allow for start-up and a loaded machine.
+    assert took < budget + 10, f"train took {took:.0f}s for a {budget}s budget"
+    run = Path(out.split("run folder: ")[1].split()[0])
+    scores = json.loads((run / "scores.json").read_text())
+    assert scores["n_oof"] > 0 and scores["folds"]
+    assert json.loads((run / "config.json").read_text())["budget"] == budget
+    code, out, err = cli("predict", "-c", "demo-digits", "--run-dir", run, "--out", "sub.csv", "--tta", "1")
+    assert code == 0, err
+    assert len(pd.read_csv(workdir / "sub.csv")) == 300
+
+
+def test_bad_budget_is_one_clear_line(workdir, cli):
+    code, out, err = cli("train", "-c", "demo-digits", "--budget", "soon")
+    assert code == 1 and "cannot read the duration 'soon'" in err
