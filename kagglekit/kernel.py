@@ -1,0 +1,300 @@
+"""Kaggle kernels: the local project turned into one self-contained script kernel.
+
+``build_kernel`` writes ``kernels/<name>/``:
+  kernel-metadata.json   complete and explicit, checked with the kaggle client's own rules
+  <name>.py              the one source file Kaggle runs: kagglekit's whole package and the
+                         competition definition travel inside it as a base64 zip, so it needs
+                         no pip install and no internet; it trains and predicts with the
+                         settings it was built with (see kernel_entry.py for what it does there)
+  kagglekit-kernel.json  the build settings, for `kernel push --folds-parallel` (never pushed:
+                         the client sends only the code file and the metadata)
+Credentials never enter the folder: the script carries kagglekit's package
+files and the competition definition, nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import pprint
+import re
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import kagglekit
+from kagglekit.competition import Competition
+from kagglekit.config import TrainConfig
+from kagglekit.errors import KagglekitError
+
+METADATA_FILE = "kernel-metadata.json"
+BUILD_FILE = "kagglekit-kernel.json"
+KERNELS_DIR = Path("kernels")
+
+# Accelerator names the client's docs list; the server decides which ones a competition allows.
+ACCELERATORS = ("NvidiaTeslaP100", "NvidiaTeslaT4", "NvidiaTeslaT4Highmem", "NvidiaL4", "NvidiaL4X1",
+                "NvidiaTeslaA100", "NvidiaH100", "NvidiaRtxPro6000", "TpuV38", "Tpu1VmV38", "TpuV5E8", "TpuV6E8")
+_KERNEL_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{3,48})[a-z0-9]$")
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same source always gives the same script
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """Everything a kernel folder is built from."""
+
+    name: str  # the kernel's slug, also its title and the folder's name
+    owner: str
+    competition: Competition
+    config: TrainConfig
+    gpu: str | None = None  # machine shape, e.g. NvidiaTeslaT4; None = CPU
+    internet: bool = False
+    private: bool = True
+    dataset_sources: tuple[str, ...] = ()
+    model_sources: tuple[str, ...] = ()
+    kernel_sources: tuple[str, ...] = ()  # earlier kernels whose output this one resumes from
+    predict: bool = True  # write submission.csv after training (fold kernels of a fan-out do not)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+def default_kernel_name(comp: Competition, config: TrainConfig) -> str:
+    """A kernel slug from the competition and the model, e.g. dogs-vs-cats-bn-cnn."""
+    name = re.sub(r"[^a-z0-9]+", "-", f"{comp.slug}-{config.model}".lower()).strip("-")
+    return name[:50].strip("-")
+
+
+def check_name(name: str) -> None:
+    """Refuse a kernel name Kaggle would turn into a different slug."""
+    if not _KERNEL_SLUG.match(name) or "--" in name:
+        raise KagglekitError(f"kernel name '{name}' must be 5 to 50 lowercase letters, digits and single hyphens "
+                             "(it is the kernel's slug and title), e.g. dogs-vs-cats-bn-cnn")
+
+
+def kernel_metadata(spec: KernelSpec) -> dict:
+    """kernel-metadata.json with every field written out (the client's defaults are not the docs')."""
+    return {
+        "id": spec.id,
+        "title": spec.name,
+        "code_file": f"{spec.name}.py",
+        "language": "python",
+        "kernel_type": "script",
+        "is_private": spec.private,
+        "enable_gpu": bool(spec.gpu) and not spec.gpu.startswith("Tpu"),
+        "enable_tpu": bool(spec.gpu) and spec.gpu.startswith("Tpu"),
+        "enable_internet": spec.internet,
+        "machine_shape": spec.gpu or "",
+        "competition_sources": [spec.competition.slug],
+        "dataset_sources": list(spec.dataset_sources),
+        "kernel_sources": list(spec.kernel_sources),
+        "model_sources": list(spec.model_sources),
+        "keywords": [],
+        "docker_image_pinning_type": "original",
+    }
+
+
+def check_metadata(meta: dict, folder: Path | None = None) -> None:
+    """The checks `kaggle kernels push` makes before sending, plus the ones its warnings hint at."""
+    from slugify import slugify
+
+    def bad(what: str):
+        raise KagglekitError(f"kernel-metadata.json: {what}")
+
+    owner, _, slug = str(meta.get("id", "")).partition("/")
+    if not owner or not slug or "/" in slug:
+        bad(f"id '{meta.get('id')}' must be owner/slug; pass --owner or set up Kaggle credentials")
+    title = meta.get("title") or ""
+    if len(title) < 5:
+        bad(f"title '{title}' must be at least 5 characters")
+    if slugify(title) != slug:
+        bad(f"title '{title}' must turn into the slug '{slug}' (Kaggle would give the kernel another URL)")
+    if meta.get("language") not in ("python", "r", "rmarkdown") or meta.get("kernel_type") not in ("script", "notebook"):
+        bad("language must be python and kernel_type script")
+    for key in ("is_private", "enable_gpu", "enable_tpu", "enable_internet"):
+        if not isinstance(meta.get(key), bool):
+            bad(f"{key} must be written out as true or false (the client's default for enable_internet is true)")
+    shape = meta.get("machine_shape") or ""
+    if shape and shape not in ACCELERATORS:
+        bad(f"machine_shape '{shape}' is not a known accelerator; valid: {', '.join(ACCELERATORS)}")
+    for source in meta.get("dataset_sources", []) + meta.get("kernel_sources", []):
+        parts = source.split("/")
+        if len(parts) not in (2, 3) or not all(parts[:2]):
+            bad(f"source '{source}' must be owner/slug (or owner/slug/version)")
+    for source in meta.get("model_sources", []):
+        parts = source.split("/")
+        if len(parts) != 5 or not all(parts) or not parts[4].isdigit():
+            bad(f"model source '{source}' must be owner/model/framework/instance/version-number")
+    if meta.get("docker_image_pinning_type") not in (None, "original", "latest"):
+        bad("docker_image_pinning_type must be original or latest")
+    if folder is not None and not (Path(folder) / meta.get("code_file", "")).is_file():
+        bad(f"code_file {meta.get('code_file')} is not in {folder}")
+
+
+def package_zip(comp: Competition) -> bytes:
+    """kagglekit's package (every module and shipped TOML) plus the competition definition, as a zip."""
+    root = Path(kagglekit.__file__).parent
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            if path.suffix not in (".py", ".toml") or "__pycache__" in rel.parts:
+                continue
+            zf.writestr(zipfile.ZipInfo(f"kagglekit/{rel.as_posix()}", _ZIP_TIME), path.read_bytes())
+        if comp.source is None:
+            raise KagglekitError(f"competition {comp.slug} has no definition file to put in the kernel")
+        zf.writestr(zipfile.ZipInfo("competition.toml", _ZIP_TIME), Path(comp.source).read_bytes())
+    return buffer.getvalue()
+
+
+def kernel_options(spec: KernelSpec) -> dict:
+    """What the script runs with: the competition, the resolved settings and what to do after training."""
+    return {
+        "competition": spec.competition.slug,
+        "config": dataclasses.asdict(spec.config),
+        "predict": spec.predict,
+        "resume_from": [s.split("/")[1] for s in spec.kernel_sources],
+        "session_seconds": 9 * 3600 if (spec.gpu or "").startswith("Tpu") else 12 * 3600,
+        "kagglekit": kagglekit.__version__,
+        "kernel": spec.id,
+    }
+
+
+SCRIPT = '''\
+"""{title}: a kagglekit kernel for the {slug} competition.
+
+Built by kagglekit {version}. This one file carries kagglekit's source and the
+competition definition (the zip below), so it needs no pip install and no
+internet. It reads the competition from /kaggle/input/{slug}/ (never writing
+there), trains {what} and writes the run folder (fold models, OOF
+predictions, scores, logs{and_submission}) to /kaggle/working. Finished folds in
+/kaggle/working or in an earlier version's output (kernel_sources) are kept:
+a rerun resumes instead of starting over.
+
+KAGGLEKIT_KAGGLE_INPUT and KAGGLEKIT_KAGGLE_WORKING move the two roots (for
+running it outside Kaggle, e.g. in tests).
+"""
+
+OPTIONS = {options}
+
+PAYLOAD_SHA1 = "{digest}"
+PAYLOAD = """
+{payload}
+"""
+
+
+def _unpack_source():
+    """Extract the carried source once into a writable temporary folder and put it on sys.path."""
+    import base64, io, os, sys, tempfile, zipfile
+
+    root = os.path.join(os.environ.get("KAGGLEKIT_KERNEL_TMP") or tempfile.gettempdir(), "kagglekit-src-" + PAYLOAD_SHA1[:12])
+    if not os.path.isdir(root):
+        os.makedirs(os.path.dirname(root), exist_ok=True)
+        partial = tempfile.mkdtemp(prefix=".kagglekit-src-", dir=os.path.dirname(root))
+        zipfile.ZipFile(io.BytesIO(base64.b64decode(PAYLOAD))).extractall(partial)
+        try:
+            os.replace(partial, root)
+        except OSError:  # another copy of the script got there first
+            pass
+    sys.path.insert(0, root)
+    return root
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    source = _unpack_source()
+    from kagglekit.kernel_entry import main
+
+    main(OPTIONS, Path(source) / "competition.toml")
+'''
+
+
+def kernel_script(spec: KernelSpec) -> str:
+    """The kernel's one source file."""
+    payload = package_zip(spec.competition)
+    encoded = base64.b64encode(payload).decode()
+    lines = "\n".join(encoded[i:i + 100] for i in range(0, len(encoded), 100))
+    what = f"fold {spec.config.fold}" if spec.config.fold is not None else f"{spec.config.folds} folds"
+    return SCRIPT.format(
+        title=spec.name, slug=spec.competition.slug, version=kagglekit.__version__, what=what,
+        and_submission=", submission.csv" if spec.predict else "",
+        options=pprint.pformat(kernel_options(spec), sort_dicts=False), digest=hashlib.sha1(payload).hexdigest(), payload=lines,
+    )
+
+
+def _refuse_secrets(text: str) -> None:
+    """Never write a kernel that contains the credentials of this environment."""
+    for name in ("KAGGLE_KEY", "KAGGLE_API_TOKEN"):
+        value = os.environ.get(name) or ""
+        if len(value) >= 8 and value in text:
+            raise KagglekitError(f"the kernel would contain the value of {name}; refusing to write it")
+
+
+def build_kernel(spec: KernelSpec, out_root: Path = KERNELS_DIR) -> Path:
+    """Write kernels/<name>/ (metadata checked first, files replaced atomically); return the folder."""
+    check_name(spec.name)
+    folder = Path(out_root) / spec.name
+    if ".kaggle" in folder.resolve().parts:
+        raise KagglekitError(f"refusing to write a kernel under {folder}: ~/.kaggle holds credentials")
+    meta = kernel_metadata(spec)
+    check_metadata(meta)
+    script = kernel_script(spec)
+    _refuse_secrets(script)
+    record = {"competition": spec.competition.slug, "competition_file": str(spec.competition.source),
+              "spec": {k: v for k, v in dataclasses.asdict(spec).items() if k not in ("competition", "config")},
+              "config": dataclasses.asdict(spec.config), "built": time.strftime("%Y-%m-%d %H:%M:%S")}
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.py"):  # a renamed kernel leaves no second code file behind
+        if stale.name != meta["code_file"]:
+            stale.unlink()
+    _write(folder / meta["code_file"], script)
+    _write(folder / METADATA_FILE, json.dumps(meta, indent=2) + "\n")
+    _write(folder / BUILD_FILE, json.dumps(record, indent=2, default=str) + "\n")
+    check_metadata(meta, folder)
+    return folder
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def read_kernel_folder(folder: Path) -> tuple[dict, dict]:
+    """(metadata, build record) of a folder that `kernel build` wrote."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / METADATA_FILE).read_text())
+        record = json.loads((folder / BUILD_FILE).read_text())
+    except FileNotFoundError:
+        raise KagglekitError(f"{folder} is not a kernel folder that 'kagglekit kernel build' wrote; build it first") from None
+    return meta, record
+
+
+def spec_from_folder(folder: Path) -> KernelSpec:
+    """The KernelSpec a kernel folder was built from (to rebuild it, or a fold of it)."""
+    from kagglekit.competition import load_competition_file
+    from kagglekit.config import config_from_json
+
+    _, record = read_kernel_folder(folder)
+    saved = dict(record["spec"])
+    for key in ("dataset_sources", "model_sources", "kernel_sources"):
+        saved[key] = tuple(saved.get(key) or ())
+    return KernelSpec(competition=load_competition_file(Path(record["competition_file"])),
+                      config=config_from_json(record["config"]), **saved)
+
+
+def fold_specs(spec: KernelSpec) -> list[KernelSpec]:
+    """One kernel per fold (each trains only its fold, no submission), for a fan-out."""
+    if spec.config.fold is not None:
+        raise KagglekitError("this kernel already trains a single fold (--fold); build it without --fold to fan out")
+    base = spec.name[:44].rstrip("-")
+    return [dataclasses.replace(spec, name=f"{base}-fold{k}", config=spec.config.replace(fold=k), predict=False)
+            for k in range(spec.config.folds)]

@@ -1,0 +1,139 @@
+"""What a kagglekit kernel does once Kaggle runs it (the script kernel.py builds calls ``main``).
+
+Inside Kaggle the competition is mounted read-only at /kaggle/input/<slug>/
+(archives as published) and /kaggle/working is kept as the version's output.
+The kernel makes /kaggle/working the run folder, so what `kagglekit kernel
+output` downloads is a run folder `predict`, `validate` and `submit` accept:
+  1. copy the finished folds (and a killed fold's checkpoints) of an earlier
+     version's output (kernel_sources, mounted under /kaggle/input) into it;
+  2. train the folds still missing with the settings it was built with,
+     checkpointing each epoch (a fold that finished is never trained again);
+  3. predict the test images into submission.csv (unless a fold of a fan-out).
+Archives are extracted into a temporary cache (KAGGLEKIT_CACHE), never beside
+the input. Without --budget, training stops in time to predict before the
+session limit (12 h, 9 h on TPU).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from kagglekit.errors import KagglekitError
+
+log = logging.getLogger("kagglekit")
+
+INPUT_ENV, WORKING_ENV = "KAGGLEKIT_KAGGLE_INPUT", "KAGGLEKIT_KAGGLE_WORKING"
+PREDICT_RESERVE = 45 * 60  # seconds of the session kept for prediction and writing outputs
+LOG_FILE = "kagglekit.log"
+
+
+def kaggle_roots() -> tuple[Path, Path]:
+    """(input root, working folder): /kaggle/input and /kaggle/working unless the env moves them."""
+    return Path(os.environ.get(INPUT_ENV, "/kaggle/input")), Path(os.environ.get(WORKING_ENV, "/kaggle/working"))
+
+
+def competition_dir(input_root: Path, slug: str) -> Path:
+    """Where Kaggle mounted the competition's files."""
+    for candidate in (input_root / slug, input_root / "competitions" / slug):
+        if candidate.is_dir():
+            return candidate
+    found = sorted(p.name for p in input_root.iterdir()) if input_root.is_dir() else []
+    raise KagglekitError(f"the competition's files are not in {input_root / slug} (found: {', '.join(found) or 'nothing'}); "
+                         f"add the competition {slug} as an input of the kernel")
+
+
+def _earlier_output(input_root: Path, name: str) -> Path | None:
+    for candidate in (input_root / name, *input_root.glob(f"notebooks/*/{name}")):
+        if (candidate / "config.json").is_file():
+            return candidate
+    return None
+
+
+def resume_from(input_root: Path, names: list[str], working: Path) -> list[str]:
+    """Copy the folds of earlier outputs (by kernel slug) into WORKING; the folds taken over."""
+    taken = []
+    for name in names:
+        earlier = _earlier_output(input_root, name)
+        if earlier is None:
+            log.warning("no earlier output of kernel %s under %s; starting without it", name, input_root)
+            continue
+        for item in ("config.json", "folds.csv"):
+            if not (working / item).exists():
+                shutil.copy2(earlier / item, working / item)
+        for fold_dir in sorted(earlier.glob("fold_*")):
+            target = working / fold_dir.name
+            done_there = (fold_dir / "result.json").is_file()
+            if (target / "result.json").is_file() or (target.exists() and not done_there):
+                continue
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(fold_dir, target)
+            taken.append(f"{fold_dir.name}{'' if done_there else ' (checkpoint)'}")
+        log.info("resuming from %s: %s", earlier, ", ".join(taken) or "no folds")
+    return taken
+
+
+def _setup_logging(working: Path) -> None:
+    class _Lines(logging.Filter):
+        def filter(self, record):  # bar-only progress records carry no line
+            return not getattr(record, "transient", False)
+
+    fmt = logging.Formatter("%(asctime)s %(levelname)s: %(message)s", "%H:%M:%S")
+    logger = logging.getLogger("kagglekit")
+    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(working / LOG_FILE)):
+        handler.setFormatter(fmt)
+        handler.addFilter(_Lines())
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def run(options: dict, competition_file: Path, input_root: Path, working: Path, started: float) -> dict:
+    """Resume, train, predict; return the summary written to kernel.json."""
+    from kagglekit.catalog import build_catalog
+    from kagglekit.competition import load_competition_file
+    from kagglekit.config import check_config, config_from_json
+    from kagglekit.crossval import train_folds
+
+    comp = load_competition_file(competition_file)
+    config = config_from_json(options["config"])
+    if config.budget is None:  # stop training in time to predict before Kaggle ends the session
+        config = config.replace(budget=max(options["session_seconds"] - PREDICT_RESERVE, 600))
+    check_config(config)
+    data_dir = competition_dir(input_root, comp.slug)
+    resumed = resume_from(input_root, options.get("resume_from") or [], working)
+    catalog = build_catalog(comp, data_dir, with_test=options["predict"])
+    _, scores = train_folds(catalog, config, data_dir, working, started=started)
+    summary = {"kernel": options.get("kernel"), "competition": comp.slug, "resumed": resumed, "scores": scores}
+    if options["predict"]:
+        from kagglekit.predict import write_run_submission
+
+        summary["submission"] = write_run_submission(working, catalog, data_dir, working / "submission.csv")
+    return summary
+
+
+def main(options: dict, competition_file: Path) -> None:
+    """The kernel's entry point: run, log, and exit 1 with the reason when something is wrong."""
+    started = time.time()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    input_root, working = kaggle_roots()
+    working.mkdir(parents=True, exist_ok=True)
+    # Extracted archives and check results go to a scratch folder: never into the input, not into the output.
+    os.environ.setdefault("KAGGLEKIT_CACHE", str(Path(tempfile.gettempdir()) / "kagglekit-cache"))
+    _setup_logging(working)
+    log.info("kagglekit %s kernel %s: %s", options.get("kagglekit"), options.get("kernel"), json.dumps(options["config"]))
+    try:
+        summary = run(options, Path(competition_file), input_root, working, started)
+    except KagglekitError as exc:
+        log.error("%s", exc)
+        sys.exit(1)
+    summary["seconds"] = round(time.time() - started, 1)
+    (working / "kernel.json").write_text(json.dumps(summary, indent=2, default=str))
+    log.info("done in %.0fs; outputs in %s", summary["seconds"], working)
