@@ -61,6 +61,20 @@ def test_class_per_folder_layout(folders_competition, cli, workdir):
     assert code == 0, err
     df = pd.read_csv(workdir / "pets.csv", dtype=str)
     assert list(df.columns) == ["id", "cat", "dog"] and len(df) == 8
+    # a test image that cannot be decoded still gets its row: the class prior (12 cats, 12 dogs)
+    broken = sorted((workdir / "pets" / "test").iterdir())[0]
+    broken.write_bytes(broken.read_bytes()[:100])
+    code, out, err = cli("predict", "-c", comp, "--data-dir", workdir / "pets", "--out", "pets.csv")
+    assert code == 0 and broken.name in err
+    row = pd.read_csv(workdir / "pets.csv", dtype=str).set_index("id").loc[broken.stem]
+    assert row.astype(float).tolist() == [0.5, 0.5]
+    # a damaged model file is reported, never used, and the old submission stays as it was
+    before = (workdir / "pets.csv").read_text()
+    run = next((workdir / "runs" / "pets-folders").iterdir())
+    (run / "fold_1" / "best.keras").write_bytes(b"not a model")
+    code, _, err = cli("predict", "-c", comp, "--data-dir", workdir / "pets", "--out", "pets.csv")
+    assert code == 1 and "best.keras cannot be loaded" in err and "retrain" in err
+    assert (workdir / "pets.csv").read_text() == before
 
 
 def _kagglekit(*args, cwd):
@@ -69,9 +83,7 @@ def _kagglekit(*args, cwd):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def test_killed_training_resumes_mid_fold(workdir):
-    args = ["train", "-c", "demo-digits", "--folds", "2", "--fold", "0", "--epochs", "6", "--sample", "120",
-            "--image-size", "16", "--model", "bn_cnn_small", "--run-dir", "run"]
+def _kill_mid_fold(workdir, args):
     meta = workdir / "run" / "fold_0" / "backup" / "training_metadata.json"
     proc = _kagglekit(*args, cwd=workdir)
     deadline = time.time() + 120
@@ -83,7 +95,26 @@ def test_killed_training_resumes_mid_fold(workdir):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (workdir / "run" / "fold_0" / "result.json").exists()
-    rerun = _kagglekit(*args, cwd=workdir)
+
+
+RESUMABLE = ["train", "-c", "demo-digits", "--folds", "2", "--fold", "0", "--epochs", "6", "--sample", "120",
+             "--image-size", "16", "--model", "bn_cnn_small", "--run-dir", "run"]
+
+
+def test_damaged_backup_restarts_the_fold(workdir):
+    _kill_mid_fold(workdir, RESUMABLE)
+    for damaged in (workdir / "run" / "fold_0" / "backup").glob("latest.weights.h5*"):
+        damaged.write_bytes(b"half a file")
+    rerun = _kagglekit(*RESUMABLE, cwd=workdir)
+    out, _ = rerun.communicate(timeout=180)
+    assert rerun.returncode == 0, out
+    assert "backup" in out and "damaged; restarting the fold" in out and "resuming" not in out
+    assert (workdir / "run" / "fold_0" / "result.json").is_file()
+
+
+def test_killed_training_resumes_mid_fold(workdir):
+    _kill_mid_fold(workdir, RESUMABLE)
+    rerun = _kagglekit(*RESUMABLE, cwd=workdir)
     out, _ = rerun.communicate(timeout=180)
     assert rerun.returncode == 0, out
     assert "fold 0: resuming at epoch" in out
@@ -133,3 +164,10 @@ def test_predict_errors_leave_no_file(workdir, cli):
     code, _, err = cli("predict", "-c", "demo-digits", "--tta", "0")
     assert code == 1 and "--tta must be at least 1" in err
     assert not list(workdir.rglob("submission.csv"))
+
+
+def test_help_does_not_import_tensorflow():
+    code = "import sys; from kagglekit.cli import app; sys.argv=['kagglekit','--help']\n" \
+           "try:\n    app()\nexcept SystemExit:\n    pass\nprint('TF' if 'tensorflow' in sys.modules else 'NO-TF')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert "train" in out and out.strip().endswith("NO-TF")
