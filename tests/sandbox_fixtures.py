@@ -69,7 +69,12 @@ def sandbox(make_sandbox):
     return make_sandbox()
 
 
-def run_kaggle(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the stock `kaggle` CLI of the venv with the current (sandbox) environment."""
-    return subprocess.run([str(KAGGLE_CLI), *args], cwd=cwd, capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ))
+@pytest.fixture
+def run_kaggle():
+    """Run the stock `kaggle` CLI of the venv, as a subprocess, with the current (sandbox) environment."""
+
+    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([str(KAGGLE_CLI), *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ))
+
+    return run
