@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from kagglekit.errors import KagglekitError
+from kagglekit.progress import report_progress
 
 log = logging.getLogger("kagglekit")
 
@@ -126,11 +127,11 @@ def plot_history(run: RunData):
         for ax, metric in zip(axes, metrics):
             if metric not in history:
                 continue
-            ax.plot(epochs, history[metric], "o", color=color, alpha=0.6, markersize=4, label=f"fold {fold} training")
-            ax.plot(epochs, history[f"val_{metric}"], "-", color=color, label=f"fold {fold} validation")
+            ax.plot(epochs, history[metric], "o", color=color, alpha=0.6, markersize=4)
+            ax.plot(epochs, history[f"val_{metric}"], "-", color=color, label=f"fold {fold}")
             if best is not None:
                 ax.plot(epochs[best], history[f"val_{metric}"].iloc[best], "*", color=color, markersize=16,
-                        markeredgecolor="black", label=f"fold {fold} best epoch ({epochs[best]})")
+                        markeredgecolor="black")
     from matplotlib.ticker import MaxNLocator
 
     for ax, metric in zip(axes, metrics):
@@ -139,7 +140,15 @@ def plot_history(run: RunData):
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
-    axes[0].legend(fontsize="small", ncols=max(1, len(run.histories) // 4))
+    # One legend entry per fold (colour) plus one per kind of mark, rather than three per fold.
+    from matplotlib.lines import Line2D
+
+    kinds = [Line2D([], [], color="grey", marker="o", linestyle="", alpha=0.6, markersize=4, label="training"),
+             Line2D([], [], color="grey", label="validation"),
+             Line2D([], [], color="grey", marker="*", linestyle="", markersize=12, markeredgecolor="black",
+                    label="best epoch (lowest validation loss)")]
+    handles, _ = axes[0].get_legend_handles_labels()
+    axes[0].legend(handles=handles + kinds, fontsize="small")
     return fig
 
 
@@ -234,7 +243,8 @@ def plot_probabilities(run: RunData):
         ax.hist(truth[right], bins=bins, alpha=0.6, color="tab:green", label=f"predicted right ({right.sum()})")
         ax.hist(truth[~right], bins=bins, alpha=0.6, color="tab:red", label=f"predicted wrong ({(~right).sum()})")
         ax.set_xlabel("predicted probability of the true class")
-    ax.set_ylabel("images")
+    ax.set_yscale("log")  # the few wrong ones stay visible next to the many right ones
+    ax.set_ylabel("images (log scale)")
     ax.set_title("how sure the out-of-fold predictions are")
     ax.legend()
     return fig
@@ -307,8 +317,9 @@ def write_report(run_dir: Path, out_dir: Path | None = None) -> dict[str, Path]:
     out = Path(out_dir) if out_dir else run.run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    for name, draw in FIGURES.items():
-        log.info("report: drawing %s.png", name)
+    log.info("drawing the report of %s", run.run_dir)
+    for i, (name, draw) in enumerate(FIGURES.items()):
+        report_progress(log, "report", f"report: {name}.png", i, len(FIGURES))
         fig = draw(run)
         path = out / f"{name}.png"
         # Through a temporary file: folds trained in parallel may finish, and report, at the same time.
@@ -317,6 +328,7 @@ def write_report(run_dir: Path, out_dir: Path | None = None) -> dict[str, Path]:
         os.replace(tmp, path)
         written[name] = path
     written["html"] = write_html(run, written, out / "report.html")
+    report_progress(log, "report", "report", len(FIGURES), len(FIGURES))
     return written
 
 

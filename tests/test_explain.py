@@ -40,7 +40,7 @@ def test_explain_model_cli(workdir, cli):
     assert "course_cnn on 150x150x3 images, 2 classes" in out
     row = [line for line in out.splitlines() if " MaxPooling2D " in line][-1]  # names vary with the models built before
     assert row.split()[-2:] == ["46", "16"] and "7x7x128" in row
-    assert "parameters: 3,453,121" in out and "sees 46x46" not in out and "sees 46 input pixels of the 150" in out
+    assert "parameters: 3,453,121" in out and "sees a 46x46-pixel patch of the 150x150 image" in out
     code, out, err = cli("explain-model", "-c", "demo-digits", "--model", "bn_cnn_small")
     assert code == 0, err
     assert "bn_cnn_small on 32x32x3 images, 10 classes" in out  # size and classes from the competition

@@ -47,10 +47,19 @@ def test_live_bars_on_a_terminal():
     assert set(handler.tasks) == {"fold"}
     report_progress(logger, "fold", "fold 1/2 epochs", 2, 2, "fold 1/2  epoch 2/2  loss 0.4")
     assert handler.tasks == {} and handler.progress is None  # all bars done: the live display is stopped
+    for fold in (2, 3):  # bars come back for the next fold, after others were removed
+        report_progress(logger, "batch", "batches", 1, 10)
+        report_progress(logger, "fold", f"fold {fold}/3 epochs", 1, 2, f"fold {fold}/3  epoch 1/2")
+        report_progress(logger, "batch", "batches", 10, 10)
+        report_progress(logger, "batch", "batches", 4, 10)
+        report_progress(logger, "fold", f"fold {fold}/3 epochs", 0, 2)  # restarts the bar
+        report_progress(logger, "fold", "fold done", 2, 2)
+        report_progress(logger, "batch", "batches", 10, 10)
+        assert handler.tasks == {}
     logger.warning("careful")
     text = stream.getvalue()
     assert "fold 1/2  epoch 1/2  loss 0.5" in text and "fold 1/2  epoch 2/2  loss 0.4" in text
-    assert "warning: careful" in text
+    assert "warning: careful" in text and "fold 3/3  epoch 1/2" in text and "Traceback" not in text
     handler.close()
 
 

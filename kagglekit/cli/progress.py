@@ -71,7 +71,7 @@ class LiveHandler(logging.Handler):
         task = self.tasks.get(state.key)
         if task is None:
             task = self.tasks[state.key] = bars.add_task(state.description, total=state.total)
-        elif state.done < bars.tasks[task].completed:  # a new round of the same step (next fold, next epoch)
+        elif state.done < next(t.completed for t in bars.tasks if t.id == task):  # a new round of the step
             bars.reset(task, total=state.total)
         bars.update(task, description=state.description, completed=state.done, total=state.total)
         if state.total is not None and state.done >= state.total:

@@ -142,5 +142,5 @@ def _print_explanation(info) -> None:
     _print_table(table)
     rf = info.final_receptive_field
     console.print(f"parameters: {info.total_params:,} ({info.trainable_params:,} trainable)")
-    console.print(f"one value of the last convolution/pooling layer sees {_pair(rf)} input pixels"
-                  + (" (more than the whole image)" if rf[0] > size else f" of the {size}-pixel image"))
+    console.print(f"one value of the last convolution/pooling layer sees a {rf[0]}x{rf[1]}-pixel patch of the "
+                  f"{size}x{size} image" + (" (its padded surroundings included)" if rf[0] > size else ""))
