@@ -24,7 +24,7 @@ KERNELS = "kernels.KernelsApiService"
 OAUTH = "security.OAuthService"
 
 # Modules whose import registers handlers; add the kernels module here.
-HANDLER_MODULES = ("kagglekit.sandbox.competitions",)
+HANDLER_MODULES = ("kagglekit.sandbox.competitions", "kagglekit.sandbox.kernels")
 
 
 @dataclass(frozen=True)

@@ -205,6 +205,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/sandbox/status":
             sb = self.sandbox
             return self._json(200, {"competitions": sorted(sb.bundles), "stats": dict(sb.stats), "faults": vars(sb.faults.plan)})
+        if path.startswith("/sandbox/kernels/"):  # kernel outputs (kagglekit.sandbox.kernels)
+            from kagglekit.sandbox.kernels import send_output
+
+            return send_output(self, path)
         match = re.fullmatch(r"/sandbox/files/([\w.-]+)\.zip", path) or re.fullmatch(r"/sandbox/files/([\w.-]+)/(.+)", path)
         bundle = self.sandbox.bundles.get(match.group(1)) if match else None
         if bundle is None:

@@ -1,0 +1,307 @@
+"""Handlers of ``kernels.KernelsApiService``: push a script kernel, run it locally, report its status and outputs.
+
+A pushed version runs in a subprocess laid out as Kaggle mounts a kernel:
+  <session>/input/<competition>/   the competition's files as published (links, folders read-only)
+  <session>/input/<kernel-slug>/   the latest output of each kernel in kernel_sources
+  <session>/working/               the outputs (what ListKernelSessionOutput lists)
+  <session>/log.txt                stdout and stderr (the session's log)
+The script finds the two roots through KAGGLEKIT_KAGGLE_INPUT/WORKING, gets a
+home folder of its own (no ~/.kaggle, no credentials in its environment),
+and, unless enable_internet is set, a Python whose sockets refuse to connect.
+Sessions are state (status, failure message) kept in the store, so status and
+outputs survive a restart of the sandbox; a session that was running when the
+sandbox stopped is reported as failed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import threading
+from email.utils import formatdate
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from kagglesdk.kernels.types import kernels_api_service as api
+from kagglesdk.kernels.types.kernels_enums import KernelExecutionType, KernelWorkerStatus
+
+from kagglekit.kernel import ACCELERATORS
+from kagglekit.sandbox.routes import KERNELS, ApiError, Call, Redirect, route
+from kagglekit.sandbox.store import utc_now
+
+MAX_PAGE = 200
+DEFAULT_TIMEOUT = 12 * 3600
+# Kaggle caps the batch sessions an account runs at once; the sandbox does too (Sandbox.max_kernel_sessions).
+MAX_RUNNING = 2
+
+# Runs the script with sockets that refuse to connect: the kernel has no network.
+NO_NETWORK = """
+import runpy, socket, sys
+def _offline(*args, **kwargs):
+    raise OSError("network access is disabled in this kernel (enable_internet is false)")
+socket.socket.connect = socket.socket.connect_ex = _offline
+socket.create_connection = _offline
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+_lock = threading.Lock()
+_running: dict[str, subprocess.Popen] = {}  # "owner/slug/N" -> its process
+
+
+def _kernels(data: dict) -> dict:
+    return data.setdefault("kernels", {})
+
+
+def _session_dir(sandbox, ref: str, number: int) -> Path:
+    return sandbox.state_dir / "kernels" / ref / str(number)
+
+
+def _latest(call: Call, owner: str, slug: str, version: str | None = None) -> tuple[str, dict]:
+    ref = f"{owner}/{slug}"
+    kernel = _kernels(call.sandbox.store.data).get(ref)
+    if kernel is None or (owner != call.user and kernel["is_private"]):
+        raise ApiError(404 if kernel is None else 403, f"Kernel {ref} not found")
+    versions = kernel["versions"]
+    if version:
+        found = [v for v in versions if str(v["number"]) == str(version).lstrip("v")]
+        if not found:
+            raise ApiError(404, f"Kernel {ref} has no version {version}")
+        return ref, found[0]
+    return ref, versions[-1]
+
+
+def _refresh(sandbox, ref: str, version: dict) -> dict:
+    """The version with its status brought up to date (a session lost with a restart has failed)."""
+    key = f"{ref}/{version['number']}"
+    if version["status"] in ("QUEUED", "RUNNING") and key not in _running:
+        with sandbox.store.change() as data:
+            for v in _kernels(data)[ref]["versions"]:
+                if v["number"] == version["number"] and v["status"] in ("QUEUED", "RUNNING"):
+                    v.update(status="ERROR", failure="the session was lost when the sandbox stopped")
+                    version = dict(v)
+    return version
+
+
+# -- push ----------------------------------------------------------------
+
+@route(KERNELS, "SaveKernel")
+def save_kernel(call: Call):
+    req = api.ApiSaveKernelRequest.from_dict(call.body)
+    owner, _, slug = (req.slug or "").partition("/")
+    if not slug or "/" in slug:
+        raise ApiError(400, "the sandbox identifies kernels by slug: set id to owner/slug in kernel-metadata.json")
+    if owner != call.user:
+        raise ApiError(403, f"you ({call.user}) cannot push to {owner}'s kernel {req.slug}")
+    if req.language != "python" or req.kernel_type != "script":
+        raise ApiError(400, "the kagglekit sandbox runs python scripts only (language python, kernel_type script)")
+    if req.machine_shape and req.machine_shape not in ACCELERATORS:
+        raise ApiError(400, f"Invalid machine shape {req.machine_shape}; valid: {', '.join(ACCELERATORS)}")
+    answer = api.ApiSaveKernelResponse()
+    answer.invalid_competition_sources = [s for s in req.competition_data_sources if s not in call.sandbox.bundles]
+    answer.invalid_kernel_sources = [s for s in req.kernel_data_sources if not _has_output(call, s)]
+    answer.invalid_dataset_sources = list(req.dataset_data_sources)  # the sandbox serves no datasets
+    answer.invalid_model_sources = list(req.model_data_sources)
+    for source in req.competition_data_sources:
+        if source in call.sandbox.bundles and not call.sandbox.store.settings(source)["rules_accepted"]:
+            raise ApiError(403, f"accept the rules of {source} before using its data in a kernel")
+    run = req.kernel_execution_type != KernelExecutionType.QUICK_SAVE
+    _check_capacity(call, run)
+    ref = f"{owner}/{slug}"
+    with call.sandbox.store.change() as data:
+        kernel = _kernels(data).setdefault(ref, {"title": req.new_title or slug, "is_private": True, "versions": []})
+        kernel["is_private"] = bool(req.is_private)
+        number = len(kernel["versions"]) + 1
+        version = {"number": number, "status": "QUEUED" if run else "NEW_SCRIPT", "failure": "",
+                   "created": utc_now().isoformat(), "internet": bool(req.enable_internet),
+                   "machine_shape": req.machine_shape or "", "timeout": req.session_timeout_seconds or DEFAULT_TIMEOUT,
+                   "competitions": [s for s in req.competition_data_sources if s in call.sandbox.bundles],
+                   "kernels": [s for s in req.kernel_data_sources if _has_output(call, s)]}
+        kernel["versions"].append(version)
+    session = _session_dir(call.sandbox, ref, number)
+    session.mkdir(parents=True, exist_ok=True)
+    (session / "script.py").write_text(req.text or "")
+    if run:
+        _start(call, ref, dict(version), session)
+    answer.ref = f"/code/{ref}"
+    answer.url = f"{call.base_url}/code/{ref}"
+    answer.version_number = number
+    answer.kernel_id = abs(hash(ref)) % 10**8
+    return answer
+
+
+def _has_output(call: Call, source: str) -> bool:
+    kernel = _kernels(call.sandbox.store.data).get("/".join(source.split("/")[:2]))
+    return bool(kernel) and any(v["status"] in ("COMPLETE", "ERROR") for v in kernel["versions"])
+
+
+def _check_capacity(call: Call, run: bool) -> None:
+    limit = getattr(call.sandbox, "max_kernel_sessions", MAX_RUNNING)
+    with _lock:
+        mine = [k for k, p in _running.items() if k.startswith(f"{call.user}/") and p.poll() is None]
+    if run and len(mine) >= limit:
+        raise ApiError(429, f"You have reached the maximum of {limit} concurrently running batch sessions; "
+                            "wait for one to finish")
+
+
+# -- running a session ---------------------------------------------------------
+
+def _mount(sandbox, version: dict, session: Path) -> Path:
+    """input/ with the competitions and earlier outputs as links, folders made read-only."""
+    inputs = session / "input"
+    for slug in version["competitions"]:
+        bundle = sandbox.bundles[slug]
+        for name in bundle.files:  # the served files only: the sealed solution never enters a kernel
+            target = inputs / slug / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(bundle.folder.resolve() / name)
+    for source in version["kernels"]:
+        owner, slug = source.split("/")[:2]
+        kernel = _kernels(sandbox.store.data)[f"{owner}/{slug}"]
+        done = [v for v in kernel["versions"] if v["status"] in ("COMPLETE", "ERROR")][-1]
+        shutil.copytree(_session_dir(sandbox, f"{owner}/{slug}", done["number"]) / "working", inputs / slug,
+                        copy_function=lambda src, dst: os.symlink(os.path.realpath(src), dst))
+    inputs.mkdir(exist_ok=True)
+    for folder in [inputs, *(p for p in inputs.rglob("*") if p.is_dir() and not p.is_symlink())]:
+        folder.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+    return inputs
+
+
+def _environment(sandbox, session: Path) -> dict:
+    """A kernel's environment: Kaggle's markers and the two roots, none of the user's secrets or proxies."""
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ", "TF_CPP_MIN_LOG_LEVEL")}
+    (session / "home").mkdir(exist_ok=True)
+    return {**keep, "HOME": str(session / "home"), "KAGGLE_KERNEL_RUN_TYPE": "Batch",
+            "KAGGLEKIT_KAGGLE_INPUT": str(session / "input"), "KAGGLEKIT_KAGGLE_WORKING": str(session / "working"),
+            "KAGGLEKIT_KERNEL_TMP": str(session / "tmp"), "PYTHONUNBUFFERED": "1",
+            # Extracted archives are shared between sessions: the same input gives the same extraction.
+            "KAGGLEKIT_CACHE": str(sandbox.cache_dir / "kernel-cache")}
+
+
+def _start(call: Call, ref: str, version: dict, session: Path) -> None:
+    sandbox = call.sandbox
+    _mount(sandbox, version, session)
+    (session / "working").mkdir(exist_ok=True)
+    script = session / "script.py"
+    command = [sys.executable, str(script)] if version["internet"] else [sys.executable, "-c", NO_NETWORK, str(script)]
+    log = open(session / "log.txt", "wb")
+    process = subprocess.Popen(command, cwd=session / "working", env=_environment(sandbox, session),
+                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    key = f"{ref}/{version['number']}"
+    with _lock:
+        _running[key] = process
+    _set(sandbox, ref, version["number"], status="RUNNING")
+    threading.Thread(target=_watch, args=(sandbox, ref, version, session, process, log), daemon=True,
+                     name=f"kernel-{key}").start()
+
+
+def _watch(sandbox, ref: str, version: dict, session: Path, process: subprocess.Popen, log) -> None:
+    try:
+        code = process.wait(timeout=version["timeout"])
+        failure = "" if code == 0 else _failure(session, code)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        failure = f"the session ran past its limit of {version['timeout']} s and was stopped"
+    finally:
+        log.close()
+    _set(sandbox, ref, version["number"], status="ERROR" if failure else "COMPLETE", failure=failure)
+    with _lock:
+        _running.pop(f"{ref}/{version['number']}", None)
+
+
+def _failure(session: Path, code: int) -> str:
+    """The last error line of the log, as Kaggle's failure message."""
+    lines = [line for line in (session / "log.txt").read_text(errors="replace").splitlines() if line.strip()]
+    errors = [line for line in lines if "ERROR" in line or re.match(r"^\w+(Error|Exception)\b", line)]
+    return (errors or lines or [f"the script exited with code {code}"])[-1].strip()[:500]
+
+
+def _set(sandbox, ref: str, number: int, **changes) -> None:
+    with sandbox.store.change() as data:
+        for v in _kernels(data)[ref]["versions"]:
+            if v["number"] == number:
+                v.update(changes)
+
+
+def stop_sessions() -> None:
+    """Kill every running session (tests call this when their sandbox stops)."""
+    with _lock:
+        for process in _running.values():
+            if process.poll() is None:
+                process.kill()
+
+
+# -- status and outputs --------------------------------------------------------
+
+@route(KERNELS, "GetKernelSessionStatus")
+def get_kernel_session_status(call: Call):
+    req = api.ApiGetKernelSessionStatusRequest.from_dict(call.body)
+    ref, version = _latest(call, req.user_name, req.kernel_slug, req.version_label or None)
+    version = _refresh(call.sandbox, ref, version)
+    answer = api.ApiGetKernelSessionStatusResponse()
+    answer.status = KernelWorkerStatus[version["status"]]
+    if version["failure"]:
+        answer.failure_message = version["failure"]
+    return answer
+
+
+def _outputs(session: Path) -> list[str]:
+    working = session / "working"
+    return sorted(p.relative_to(working).as_posix() for p in working.rglob("*") if p.is_file()) if working.is_dir() else []
+
+
+@route(KERNELS, "ListKernelSessionOutput")
+def list_kernel_session_output(call: Call):
+    req = api.ApiListKernelSessionOutputRequest.from_dict(call.body)
+    ref, version = _latest(call, req.user_name, req.kernel_slug, req.version_label or None)
+    version = _refresh(call.sandbox, ref, version)
+    session = _session_dir(call.sandbox, ref, version["number"])
+    files = _outputs(session) if version["status"] in ("COMPLETE", "ERROR") else []
+    start = int(req.page_token) if (req.page_token or "").isdigit() else 0
+    size = min(req.page_size or 20, MAX_PAGE)
+    answer = api.ApiListKernelSessionOutputResponse()
+    items = []
+    for name in files[start:start + size]:
+        item = api.ApiKernelSessionOutputFile()
+        item.file_name = name
+        item.url = f"{call.base_url}/sandbox/kernels/{ref}/{version['number']}/{quote(name)}"
+        items.append(item)
+    answer.files = items
+    if start + size < len(files):
+        answer.next_page_token = str(start + size)
+    log = session / "log.txt"
+    if log.is_file() and start == 0:
+        answer.log = log.read_text(errors="replace")
+    return answer
+
+
+@route(KERNELS, "DownloadKernelOutput")
+def download_kernel_output(call: Call):
+    req = api.ApiDownloadKernelOutputRequest.from_dict(call.body)
+    ref, version = _latest(call, req.owner_slug, req.kernel_slug, str(req.version_number or "") or None)
+    if req.file_path not in _outputs(_session_dir(call.sandbox, ref, version["number"])):
+        raise ApiError(404, f"Kernel {ref} has no output file '{req.file_path}'")
+    return Redirect(f"{call.base_url}/sandbox/kernels/{ref}/{version['number']}/{quote(req.file_path)}")
+
+
+def send_output(handler, path: str) -> None:
+    """GET /sandbox/kernels/<owner>/<slug>/<N>/<file>: one output file (signed storage URLs on Kaggle)."""
+    match = re.fullmatch(r"/sandbox/kernels/([\w.-]+)/([\w.-]+)/(\d+)/(.+)", path)
+    session = _session_dir(handler.sandbox, f"{match.group(1)}/{match.group(2)}", int(match.group(3))) if match else None
+    name = unquote(match.group(4)) if match else ""
+    if session is None or name not in _outputs(session):
+        return handler._json(404, {"code": 404, "message": f"no such kernel output: {path}"})
+    file = session / "working" / name
+    size = file.stat().st_size
+    handler.send_response(200)
+    for header, value in (("Content-Type", "application/octet-stream"), ("Content-Length", str(size)),
+                          ("Last-Modified", formatdate(file.stat().st_mtime, usegmt=True))):
+        handler.send_header(header, value)
+    handler.end_headers()
+    with open(file, "rb") as fh:
+        shutil.copyfileobj(fh, handler.wfile)
