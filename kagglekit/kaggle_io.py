@@ -194,6 +194,9 @@ def _call(fn: Callable[[], T], comp: Competition, what: str, policy: RetryPolicy
     for attempt in range(1, policy.attempts + 1):
         try:
             return fn()
+        except SystemExit as exc:  # some client methods print and exit() instead of raising
+            raise KagglekitError(f"the kaggle client stopped while trying to {what} for {comp.slug} "
+                                 f"(exit code {exc.code}); run again, or try the same with the kaggle CLI") from None
         except Exception as exc:
             if not _is_transient(exc) or attempt == policy.attempts:
                 raise _explain(exc, comp, what, attempt, staging) from None
@@ -270,6 +273,7 @@ def _write_marker(data_dir: Path, content: dict) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f"{FETCH_MARKER}.", dir=data_dir)
     with os.fdopen(fd, "w") as fh:
         json.dump(content, fh, indent=1)
+    os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide it from a shared data folder's other users
     os.replace(tmp, data_dir / FETCH_MARKER)
 
 
