@@ -5,6 +5,7 @@ from kagglekit.cli import core  # noqa: F401  (registers the commands)
 from kagglekit.cli import report  # noqa: F401  (preview, report, runs, explain-model)
 from kagglekit.cli import bench  # noqa: F401
 from kagglekit.cli import kaggle  # noqa: F401
+from kagglekit.cli import kernel  # noqa: F401  (kernel build/push/status/output, ensemble)
 
 
 def main() -> None:

@@ -39,8 +39,8 @@ DataDir = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 
 
-def command(*args, **kwargs):
-    """Register a CLI command behind the error boundary."""
+def command(*args, on: typer.Typer | None = None, **kwargs):
+    """Register a CLI command behind the error boundary (on the main app, or the sub-app ON)."""
 
     def decorate(fn):
         @functools.wraps(fn)
@@ -54,7 +54,7 @@ def command(*args, **kwargs):
                 err_console.print("[bold red]interrupted:[/] run the same command again to resume", soft_wrap=True)
                 raise typer.Exit(130) from None
 
-        return app.command(*args, **kwargs)(guarded)
+        return (on or app).command(*args, **kwargs)(guarded)
 
     return decorate
 

@@ -1,0 +1,188 @@
+"""Training on Kaggle's GPUs: `kagglekit kernel build | push | status | output`, and `kagglekit ensemble`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kagglekit.cli.app import Competition, Quiet, app, command, console, setup_logging
+
+kernel_app = typer.Typer(help="Train on Kaggle's GPUs: build a self-contained kernel, push it, wait, bring the run home.",
+                         no_args_is_help=True)
+app.add_typer(kernel_app, name="kernel")
+
+Name = Annotated[Optional[str], typer.Argument(help="Kernel name (folder under kernels/) [default: the only one there].",
+                                               show_default=False)]
+
+
+def _folder(name: str | None) -> Path:
+    """kernels/NAME, or the only kernel folder there is."""
+    from kagglekit.errors import KagglekitError
+    from kagglekit.kernel import KERNELS_DIR, METADATA_FILE
+
+    if name:
+        folder = KERNELS_DIR / name
+        if not (folder / METADATA_FILE).is_file():
+            raise KagglekitError(f"no kernel '{name}' in {KERNELS_DIR}/; run 'kagglekit kernel build --name {name}' first")
+        return folder
+    built = sorted(p.parent for p in KERNELS_DIR.glob(f"*/{METADATA_FILE}") if not _is_fold(p.parent))
+    if len(built) != 1:
+        found = ", ".join(p.name for p in built) or "none"
+        raise KagglekitError(f"name the kernel (kernels built: {found}); e.g. 'kagglekit kernel push NAME'")
+    return built[0]
+
+
+def _is_fold(folder: Path) -> bool:
+    import re
+
+    return bool(re.search(r"-fold\d+$", folder.name)) and (folder.parent / re.sub(r"-fold\d+$", "", folder.name)).is_dir()
+
+
+@command("build", on=kernel_app)
+def build(
+    competition: Competition = None,
+    folds: Annotated[Optional[int], typer.Option(help="Number of stratified folds [default: 5].", show_default=False)] = None,
+    fold: Annotated[Optional[int], typer.Option(help="Train only fold K (0-based).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Most epochs per fold.")] = None,
+    image_size: Annotated[Optional[int], typer.Option(help="Input size in pixels (square).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model name ('kagglekit models' lists them).")] = None,
+    weights: Annotated[Optional[str], typer.Option(help="Backbone weights: none, or a file under /kaggle/input (attach it with --dataset/--model-source).")] = None,
+    augment: Annotated[Optional[str], typer.Option(help="Augmentation preset.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Batch size per GPU (multiplied by the GPU count).")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(help="Initial learning rate.")] = None,
+    sample: Annotated[Optional[int], typer.Option(help="Train on a stratified subset of N images.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    tta: Annotated[Optional[int], typer.Option(help="Test-time views per image.")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="auto (mixed on GPUs that support it), float32, mixed_float16, mixed_bfloat16.")] = None,
+    budget: Annotated[Optional[str], typer.Option(help="Training time, e.g. 8h [default: the session limit less time to predict].")] = None,
+    gpu: Annotated[Optional[str], typer.Option(help="Accelerator, e.g. NvidiaTeslaT4 (two T4s), NvidiaL4, NvidiaTeslaP100 [default: CPU].")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Kernel slug and title [default: <slug>-<model>].")] = None,
+    owner: Annotated[Optional[str], typer.Option(help="Kaggle user that owns the kernel [default: from the credentials].")] = None,
+    internet: Annotated[bool, typer.Option("--internet", help="Let the kernel use the internet (off by default, as code competitions require).")] = False,
+    dataset: Annotated[Optional[list[str]], typer.Option(help="Attach a dataset, owner/slug (repeatable).")] = None,
+    model_source: Annotated[Optional[list[str]], typer.Option(help="Attach a model, owner/model/framework/instance/version (repeatable).")] = None,
+    resume_from: Annotated[Optional[list[str]], typer.Option(help="Resume from this kernel's output, owner/slug (repeatable).")] = None,
+):
+    """Write kernels/<name>/: checked kernel-metadata.json and one self-contained script that trains and predicts."""
+    from kagglekit.cli.core import _check_names
+    from kagglekit.competition import load_competition
+    from kagglekit.config import parse_duration, resolve_config
+    from kagglekit.devices import resolve_precision
+    from kagglekit.kernel import KernelSpec, build_kernel, default_kernel_name
+    from kagglekit.kernel_remote import kernel_owner
+
+    comp = load_competition(competition)
+    config = resolve_config(
+        comp.train_defaults, folds=folds, fold=fold, epochs=epochs, image_size=image_size, model=model, weights=weights,
+        augment=augment, batch_size=batch_size, learning_rate=learning_rate, sample=sample, seed=seed, tta=tta,
+        precision=precision, budget=parse_duration(budget) if budget is not None else None,
+    )
+    _check_names(config)
+    resolve_precision(config.precision, None)  # an unknown name fails here, not on Kaggle
+    kernel_name = name or default_kernel_name(comp, config)
+    spec = KernelSpec(name=kernel_name, owner=kernel_owner(owner), competition=comp, config=config, gpu=gpu,
+                      internet=internet, dataset_sources=tuple(dataset or ()), model_sources=tuple(model_source or ()),
+                      kernel_sources=tuple(resume_from or ()))
+    folder = build_kernel(spec)
+    where = gpu or "CPU"
+    console.print(f"kernel {spec.id} ({where}, internet {'on' if internet else 'off'}) written to {folder}/")
+    console.print(f"next: kagglekit kernel push {kernel_name}")
+
+
+@command("push", on=kernel_app)
+def push(
+    name: Name = None,
+    folds_parallel: Annotated[bool, typer.Option("--folds-parallel", help="One kernel per fold, run side by side.")] = False,
+    max_concurrent: Annotated[int, typer.Option(help="With --folds-parallel: most sessions running at once (Kaggle caps them per account).")] = 2,
+    quiet: Quiet = False,
+):
+    """Send the kernel to Kaggle through the kaggle client and start it; prints its URL."""
+    setup_logging(quiet)
+    from kagglekit.kernel import KERNELS_DIR, spec_from_folder
+    from kagglekit.kernel_remote import push_folds, push_kernel
+
+    folder = _folder(name)
+    if folds_parallel:
+        def show(p):
+            console.print(f"pushed {p.id} (version {p.version}): {p.url}")
+
+        pushed = push_folds(spec_from_folder(folder), folder, max_concurrent, KERNELS_DIR, on_push=show)
+    else:
+        pushed = push_kernel(folder)
+        for p in pushed:
+            console.print(f"pushed {p.id} (version {p.version}): {p.url}")
+    console.print(f"next: kagglekit kernel status {folder.name} --wait")
+
+
+@command("status", on=kernel_app)
+def status(
+    name: Name = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Poll until every session has completed or failed.")] = False,
+    timeout: Annotated[float, typer.Option(help="With --wait: give up after this many seconds.")] = 13 * 3600,
+    quiet: Quiet = False,
+):
+    """The session status of the pushed kernel (or of each fold's kernel); exit 1 when one failed."""
+    setup_logging(quiet)
+    from kagglekit.errors import KagglekitError
+    from kagglekit.kernel_remote import pushed_kernels, statuses, wait_for
+
+    folder = _folder(name)
+    ids = pushed_kernels(folder)
+    if wait:
+        found = wait_for(ids, timeout, on_change=lambda s: console.print(f"{s.id}: {s.status.lower()}"))
+    else:
+        found = statuses(ids)
+        for s in found:
+            console.print(f"{s.id}: {s.status.lower()}")
+    failed = [s for s in found if s.status == "ERROR"]
+    if failed:
+        raise KagglekitError("; ".join(f"{s.id} failed: {s.failure or 'no message'}" for s in failed)
+                             + " (its log comes with 'kagglekit kernel output')")
+    if all(s.finished for s in found):
+        console.print(f"next: kagglekit kernel output {folder.name}")
+
+
+@command("output", on=kernel_app)
+def output(
+    name: Name = None,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Where to put the run [default: runs/<slug>/<kernel>].")] = None,
+    quiet: Quiet = False,
+):
+    """Download every output file of the kernel(s) into local run folders that predict, validate and submit accept."""
+    setup_logging(quiet)
+    from kagglekit.kernel import read_kernel_folder
+    from kagglekit.kernel_remote import download_output, pushed_kernels
+
+    folder = _folder(name)
+    _, record = read_kernel_folder(folder)
+    ids = pushed_kernels(folder)
+    runs = []
+    for kernel_id in ids:
+        slug = kernel_id.split("/")[1]
+        target = run_dir / slug if run_dir and len(ids) > 1 else run_dir or Path("runs") / record["competition"] / slug
+        files = download_output(kernel_id, target, record["competition_file"])
+        runs.append(target)
+        console.print(f"{kernel_id}: {len(files)} files into {target}")
+        if (target / "submission.csv").is_file():
+            console.print(f"submission: {target / 'submission.csv'}")
+    if len(runs) > 1:
+        console.print(f"next: kagglekit ensemble {' '.join(map(str, runs))} --out runs/{record['competition']}/{folder.name}")
+
+
+@command("ensemble")
+def ensemble(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders whose folds to merge.")],
+    out: Annotated[Path, typer.Option("--out", help="The merged run folder to write.")] = ...,
+    quiet: Quiet = False,
+):
+    """Merge the folds of several runs (e.g. one kernel per fold) into one run folder for predict and submit."""
+    setup_logging(quiet)
+    from kagglekit.ensemble import merge_runs
+
+    merged, scores = merge_runs(run_dirs, out)
+    console.print(f"run folder: {merged} (folds {', '.join(sorted(scores.get('folds', {})))})")
+    if scores:
+        console.print(f"OOF {scores['metric']}: {scores['oof_score']:.4f} on {scores['n_oof']} images")
+    console.print(f"next: kagglekit predict --run-dir {merged}")
