@@ -34,7 +34,8 @@ from kagglekit.augment import get_augmentation
 
 log = logging.getLogger("kagglekit")
 
-PARTS = ("pipeline", "training", "startup", "memory")
+PARTS = ("pipeline", "training", "startup", "memory", "steps")
+DEFAULT_PARTS = PARTS[:4]  # steps (mixed precision, XLA, input wait) is for GPUs: gpu_check.sh
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class BenchSettings:
     train_model: str = "bn_cnn_small"
     startup_repeats: int = 5
     memory_model: str = "bn_cnn_small"
+    steps: int = 60  # steps part: timed training steps per configuration
+    precision: str = "mixed_float16"  # steps part: the fast configuration's dtype policy ...
+    jit: bool = True  # ... and whether it compiles the step with XLA
     seed: int = 0
 
 
@@ -148,15 +152,19 @@ def _keras_layers_dataset(folder: Path, s: BenchSettings, n_classes: int):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _decode_floor_dataset(paths, s: BenchSettings):
-    """Reading, decoding and resizing alone (the same resize kagglekit does), batched."""
+def _decode_floor_dataset(paths, s: BenchSettings, common: bool = False):
+    """Reading, decoding and resizing alone, batched: kagglekit's decode_image, or (COMMON)
+    the usual decode_image + resize(antialias=True) that kagglekit used before issue 5."""
     import tensorflow as tf
 
-    def decode(path):
+    from kagglekit.pipeline import decode_image
+
+    def decode_common(path):
         image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
         image = tf.image.resize(image, [s.image_size, s.image_size], antialias=True)
         return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
 
+    decode = decode_common if common else (lambda path: decode_image(path, s.image_size))
     ds = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
     ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE).batch(s.batch_size)
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -198,6 +206,7 @@ def bench_pipeline(paths, labels, classes, s: BenchSettings, workdir: Path) -> l
         "generator": _keras_generator_epoch(folder, s, len(classes)),
         "layers": (lambda ds: lambda: _consume(ds))(_keras_layers_dataset(folder, s, len(classes))),
         "decode_floor": (lambda ds: lambda: _consume(ds))(_decode_floor_dataset(paths, s)),
+        "decode_common": (lambda ds: lambda: _consume(ds))(_decode_floor_dataset(paths, s, common=True)),
         "augment_floor": (lambda ds: lambda: _consume(ds))(_augment_floor_dataset(decoded_images(paths, s.image_size), s)),
     }
     rate = {k: n / v for k, v in _interleaved(contenders, s.rounds, "pipeline").items()}
@@ -215,7 +224,10 @@ def bench_pipeline(paths, labels, classes, s: BenchSettings, workdir: Path) -> l
              kk_rate / rate["augment_floor"], note="kagglekit's warp on uint8 tensors in memory, no shuffle"),
         _row("pipeline", "kagglekit (first, decoding epoch)", first, ips, None),
         _row("pipeline", "floor: decode + resize alone", rate["decode_floor"], ips, first_ratio,
-             ">= 0.80x", first_ratio >= 0.8, "ratio = kagglekit's first epoch / this floor"),
+             ">= 0.80x", first_ratio >= 0.8, "kagglekit's decode_image; ratio = first epoch / this floor"),
+        _row("pipeline", "decode + resize(antialias=True), the common way", rate["decode_common"], ips,
+             rate["decode_floor"] / rate["decode_common"],
+             note="kagglekit before issue 5; ratio = kagglekit's decode floor / this"),
     ]
 
 
@@ -263,6 +275,50 @@ def bench_training(comp, paths, labels, s: BenchSettings, workdir: Path) -> list
         _row("training", "plain model.fit, decoded arrays in memory, no augmentation", plain, "images/s",
              kk / plain, ">= 0.95x", kk / plain >= 0.95, note),
     ]
+
+
+def _step_times(model, it, steps: int) -> tuple[float, float]:
+    """(seconds waiting for input, seconds in total) over STEPS training steps."""
+    waited = total = 0.0
+    for _ in range(steps):
+        started = time.perf_counter()
+        x, y = next(it)
+        got = time.perf_counter()
+        model.train_on_batch(x, y)  # returns numbers, so the step has finished
+        waited, total = waited + got - started, total + time.perf_counter() - started
+    return waited, total
+
+
+def bench_steps(comp, paths, labels, s: BenchSettings) -> list[dict]:
+    """Training steps fed by kagglekit's pipeline, float32 vs S.precision (+ XLA): images/s and input wait."""
+    import keras
+
+    from kagglekit.config import TrainConfig
+    from kagglekit.models import create_model
+    from kagglekit.pipeline import training_dataset
+    from kagglekit.training import _targets
+
+    y = _targets(np.asarray(labels), comp.n_classes)
+    ds = training_dataset(paths, y, s.image_size, s.batch_size, s.augment, seed=s.seed).repeat()
+    config = TrainConfig(model=s.train_model, image_size=s.image_size)
+    loss = "binary_crossentropy" if comp.n_classes == 2 else "sparse_categorical_crossentropy"
+    rows = []
+    for policy, jit in (("float32", False), (s.precision, s.jit)):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            model = create_model(config.model, (s.image_size, s.image_size, 3), comp.n_classes)
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, jit_compile=jit)
+            it = iter(ds)
+            _step_times(model, it, max(3, len(paths) // s.batch_size + 1))  # warm-up: compile, fill the cache
+            waited, total = _step_times(model, it, s.steps)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        rate = s.steps * s.batch_size / total
+        rows.append(_row("steps", f"{policy}{' + XLA' if jit else ''}, kagglekit's pipeline", rate, "images/s",
+                         note=f"{s.train_model}; {100 * waited / total:.1f}% of step time waiting for input"))
+    for row in rows:
+        row["ratio"] = rows[0]["value"] / row["value"]
+    return rows
 
 
 # ---- part 3: start-up -----------------------------------------------------------------------
@@ -354,11 +410,12 @@ def machine_description() -> dict:
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
-        "gpu": ", ".join(d.name for d in tf.config.list_physical_devices("GPU")) or "none",
+        "gpu": ", ".join(tf.config.experimental.get_device_details(d).get("device_name", d.name)
+                         for d in tf.config.list_physical_devices("GPU")) or "none",
     }
 
 
-def run_bench(comp, data_dir: Path, settings: BenchSettings = BenchSettings(), parts=PARTS) -> dict:
+def run_bench(comp, data_dir: Path, settings: BenchSettings = BenchSettings(), parts=DEFAULT_PARTS) -> dict:
     """Run the chosen PARTS on the competition's training images; return rows and the machine."""
     from kagglekit.catalog import build_catalog
 
@@ -385,6 +442,8 @@ def run_bench(comp, data_dir: Path, settings: BenchSettings = BenchSettings(), p
             rows += bench_startup(comp, data_dir, settings)
         if "memory" in parts:
             rows += bench_memory(comp, data_dir, settings, work)
+        if "steps" in parts:
+            rows += bench_steps(comp, paths, labels, settings)
     machine["load_average_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return {"rows": rows, "machine": machine, "settings": settings, "n_images": len(paths),
             "seconds": time.perf_counter() - started}

@@ -22,8 +22,10 @@ def bench(
     rounds: Annotated[int, typer.Option(help="Timed epochs per pipeline, after one warm-up epoch.")] = 3,
     limit: Annotated[Optional[int], typer.Option(help="Use only N training images (quick trials).")] = None,
     train_images: Annotated[int, typer.Option(help="Training part: images per epoch.")] = 512,
-    parts: Annotated[str, typer.Option(help="Comma-separated: pipeline, training, startup, memory.")] =
+    parts: Annotated[str, typer.Option(help="Comma-separated: pipeline, training, startup, memory, steps.")] =
         "pipeline,training,startup,memory",
+    precision: Annotated[str, typer.Option(help="steps part: dtype policy to compare with float32.")] = "mixed_float16",
+    xla: Annotated[bool, typer.Option(help="steps part: compile that configuration with XLA.")] = True,
     out: Annotated[Optional[Path], typer.Option(help="Also write the results as Markdown to this file.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ):
@@ -35,7 +37,7 @@ def bench(
 
     comp = load_competition(competition)
     settings = BenchSettings(image_size=image_size, batch_size=batch_size, augment=augment, rounds=rounds,
-                             limit=limit, train_images=train_images)
+                             limit=limit, train_images=train_images, precision=precision, jit=xla)
     report = run_bench(comp, resolve_data_dir(comp, data_dir), settings, [p.strip() for p in parts.split(",") if p.strip()])
     console.print(results_table(report["rows"]))
     if out:
