@@ -15,6 +15,9 @@ from kagglekit.errors import KagglekitError
 _MODELS: dict[str, Callable] = {}
 _DESCRIPTIONS: dict[str, str] = {}
 _MIN_SIZES: dict[str, int] = {}
+# Short runs: BatchNorm's moving statistics must keep up with weights that move fast
+# (Keras' 0.99 lags ~100 steps, and validation then sees stale statistics).
+_BN_MOMENTUM = 0.9
 
 
 def register(name: str, description: str, min_size: int = 8):
@@ -91,7 +94,7 @@ def _conv_bn(x, filters: int, stride: int = 1):
     from keras import layers
 
     x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = layers.BatchNormalization(momentum=_BN_MOMENTUM)(x)
     return layers.Activation("relu")(x)
 
 
@@ -118,9 +121,6 @@ def bn_cnn_small(input_shape, n_classes, weights="none"):
     return bn_cnn(input_shape, n_classes, weights, widths=(16, 32, 64, 128), dropout=0.2)
 
 
-# Short runs: BatchNorm's moving statistics must keep up with weights that move fast
-# (Keras' 0.99 lags ~100 steps, and validation then sees stale statistics).
-_BN_MOMENTUM = 0.9
 
 
 def _residual_block(x, filters: int, stride: int):
