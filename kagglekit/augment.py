@@ -41,6 +41,7 @@ _PRESETS = {
     a.name: a
     for a in (
         Augmentation("none"),
+        Augmentation("flip", hflip=True),
         Augmentation("light", width_shift=0.1, height_shift=0.1, hflip=True),
         Augmentation("course", rotation=40, width_shift=0.2, height_shift=0.2, shear=0.2, zoom=0.2, hflip=True),
         Augmentation("medium", rotation=15, width_shift=0.1, height_shift=0.1, shear=0.1, zoom=0.15, hflip=True),
