@@ -9,10 +9,11 @@ from kagglekit.errors import KagglekitError
 
 def test_bench_runs_every_contender_on_a_few_images(workdir, dogs_dir):
     settings = BenchSettings(image_size=32, batch_size=8, rounds=1, limit=24, train_images=16, train_rounds=1,
-                             startup_repeats=1)
-    report = run_bench(load_competition("dogs-vs-cats"), dogs_dir, settings, ["pipeline", "training", "startup"])
+                             startup_repeats=1, steps=2, precision="float32", jit=False)
+    parts = ["pipeline", "training", "startup", "steps"]
+    report = run_bench(load_competition("dogs-vs-cats"), dogs_dir, settings, parts)
     rows = {(r["part"], r["contender"]): r for r in report["rows"]}
-    assert {part for part, _ in rows} == {"pipeline", "training", "startup"}
+    assert {part for part, _ in rows} == set(parts)
     assert len([r for r in report["rows"] if r["part"] == "pipeline"]) == 7
     for row in report["rows"]:
         assert row["value"] > 0, row
