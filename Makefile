@@ -7,7 +7,7 @@ COMPETITION ?= demo-digits
 SHARED ?= ../shared/data
 PYTEST_ARGS ?=
 
-.PHONY: venv test demo bench clean
+.PHONY: venv test demo bench clean kaggle-env kaggle-env-test
 
 venv: $(VENV)/.installed
 
@@ -27,5 +27,23 @@ demo: venv
 bench: venv
 	$(KK) bench -c dogs-vs-cats --data-dir $(SHARED)/dogs-vs-cats --out benchmarks/RESULTS.md $(BENCH_ARGS)
 
+# Issue 4: the kernel tests in an environment pinned to Kaggle's Python image, so a kernel never needs
+# newer releases than Kaggle has (TensorFlow 2.19, Keras 3.13, pandas 2.3, scikit-learn 1.6, Pillow 11.3).
+KAGGLE_VENV ?= .venv-kaggle
+KAGGLE_PINS := "tensorflow==2.19.*" "keras==3.13.*" "pandas==2.3.*" "scikit-learn==1.6.*" "pillow==11.3.*" \
+	"typer==0.24.*" rich "kaggle>=1.7" matplotlib pytest scipy
+
+kaggle-env: $(KAGGLE_VENV)/.installed
+
+$(KAGGLE_VENV)/.installed:
+	$(PYTHON) -m venv $(KAGGLE_VENV)
+	$(KAGGLE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(KAGGLE_VENV)/bin/python -m pip install --quiet $(KAGGLE_PINS)
+	$(KAGGLE_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+kaggle-env-test: kaggle-env
+	$(KAGGLE_VENV)/bin/python -m pytest -p no:cacheprovider tests/test_kernel.py $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(KAGGLE_VENV) build *.egg-info .pytest_cache

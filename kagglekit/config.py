@@ -48,6 +48,7 @@ MODEL_SETTINGS = ("folds", "image_size", "model", "weights", "augment", "seed", 
 
 
 SCHEDULES = ("plateau", "cosine", "onecycle")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([hms])")
 
 
@@ -87,6 +88,8 @@ def check_config(config: TrainConfig) -> None:
             raise KagglekitError(f"--{name.replace('_', '-')} must be at least 1")
     if config.image_size < 8:
         raise KagglekitError("--image-size must be at least 8 pixels")
+    if config.precision not in PRECISIONS:
+        raise KagglekitError(f"unknown precision '{config.precision}'; valid: {', '.join(PRECISIONS)}")
     if config.schedule not in SCHEDULES:
         raise KagglekitError(f"unknown schedule '{config.schedule}'; valid: {', '.join(SCHEDULES)}")
     if not 0 <= config.warmup < 1 or not 0 <= config.label_smoothing < 0.5 or config.weight_decay < 0:

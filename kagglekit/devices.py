@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import logging
 
-from kagglekit.config import TrainConfig
+from kagglekit.config import PRECISIONS, TrainConfig
 from kagglekit.errors import KagglekitError
 
 log = logging.getLogger("kagglekit")
-
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 
 def choose_strategy():

@@ -128,7 +128,8 @@ def main(options: dict, competition_file: Path) -> None:
     # Extracted archives and check results go to a scratch folder: never into the input, not into the output.
     os.environ.setdefault("KAGGLEKIT_CACHE", str(Path(tempfile.gettempdir()) / "kagglekit-cache"))
     _setup_logging(working)
-    log.info("kagglekit %s kernel %s: %s", options.get("kagglekit"), options.get("kernel"), json.dumps(options["config"]))
+    log.info("kagglekit %s (from %s) kernel %s: %s", options.get("kagglekit"), Path(__file__).resolve().parent,
+             options.get("kernel"), json.dumps(options["config"]))
     try:
         summary = run(options, Path(competition_file), input_root, working, started)
     except KagglekitError as exc:

@@ -67,6 +67,7 @@ def train(
     sample: Annotated[Optional[int], typer.Option(help="Train on a stratified subset of N images (quick trials).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed for folds, augmentation and weights.")] = None,
     budget: Annotated[Optional[str], typer.Option(help="Time for the whole run, e.g. 45m, 2h, 8h30m: epochs are planned to fit.")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="auto (mixed on GPUs that support it), float32, mixed_float16, mixed_bfloat16.")] = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder [default: runs/<slug>/<settings>].")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not draw the run's report when all folds are done.")] = False,
     quiet: Quiet = False,
@@ -83,7 +84,7 @@ def train(
     config = resolve_config(
         comp.train_defaults, folds=folds, fold=fold, epochs=epochs, image_size=image_size, model=model,
         weights=weights, augment=augment, batch_size=batch_size, learning_rate=learning_rate, sample=sample, seed=seed,
-        budget=parse_duration(budget) if budget is not None else None,
+        budget=parse_duration(budget) if budget is not None else None, precision=precision,
     )
     _check_names(config)
     data = resolve_data_dir(comp, data_dir)

@@ -69,7 +69,6 @@ def build(
     from kagglekit.cli.core import _check_names
     from kagglekit.competition import load_competition
     from kagglekit.config import parse_duration, resolve_config
-    from kagglekit.devices import resolve_precision
     from kagglekit.kernel import KernelSpec, build_kernel, default_kernel_name
     from kagglekit.kernel_remote import kernel_owner
 
@@ -80,7 +79,6 @@ def build(
         precision=precision, budget=parse_duration(budget) if budget is not None else None,
     )
     _check_names(config)
-    resolve_precision(config.precision, None)  # an unknown name fails here, not on Kaggle
     kernel_name = name or default_kernel_name(comp, config)
     spec = KernelSpec(name=kernel_name, owner=kernel_owner(owner), competition=comp, config=config, gpu=gpu,
                       internet=internet, dataset_sources=tuple(dataset or ()), model_sources=tuple(model_source or ()),
