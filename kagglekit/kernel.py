@@ -40,7 +40,7 @@ KERNELS_DIR = Path("kernels")
 ACCELERATORS = ("NvidiaTeslaP100", "NvidiaTeslaT4", "NvidiaTeslaT4Highmem", "NvidiaL4", "NvidiaL4X1",
                 "NvidiaTeslaA100", "NvidiaH100", "NvidiaRtxPro6000", "TpuV38", "Tpu1VmV38", "TpuV5E8", "TpuV6E8")
 _KERNEL_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{3,48})[a-z0-9]$")
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same source always gives the same script
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -146,11 +146,18 @@ def package_zip(comp: Competition) -> bytes:
             rel = path.relative_to(root)
             if path.suffix not in (".py", ".toml") or "__pycache__" in rel.parts:
                 continue
-            zf.writestr(zipfile.ZipInfo(f"kagglekit/{rel.as_posix()}", _ZIP_TIME), path.read_bytes())
+            zf.writestr(_entry(f"kagglekit/{rel.as_posix()}"), path.read_bytes())
         if comp.source is None:
             raise KagglekitError(f"competition {comp.slug} has no definition file to put in the kernel")
-        zf.writestr(zipfile.ZipInfo("competition.toml", _ZIP_TIME), Path(comp.source).read_bytes())
+        zf.writestr(_entry("competition.toml"), Path(comp.source).read_bytes())
     return buffer.getvalue()
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, _ZIP_TIME)  # a fixed time: the same source always gives the same script
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
 
 
 def kernel_options(spec: KernelSpec) -> dict:

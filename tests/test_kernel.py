@@ -308,3 +308,22 @@ def test_precision_is_float32_on_cpu_and_mixed_on_modern_gpus():
     assert resolve_precision("auto", (7, 5)) == "mixed_float16"  # T4
     assert resolve_precision("auto", (6, 0)) == "float32"  # P100
     assert resolve_precision("auto", (8, 9)) == "mixed_bfloat16"  # L4
+
+
+def test_push_status_output_need_a_built_then_pushed_kernel(cli, workdir):
+    code, out, err = cli("kernel", "push")
+    assert code == 1 and "name the kernel (kernels built: none)" in err
+    code, out, err = cli("kernel", "status", "nope")
+    assert code == 1 and "no kernel 'nope'" in err and "kernel build --name nope" in err
+    code, out, err = cli("kernel", "build", "-c", DOGS, "--owner", "kaggler", "--name", "dogs-unpushed")
+    assert code == 0, err
+    for step in ("status", "output"):
+        code, out, err = cli("kernel", step)  # the only kernel built is the default
+        assert code == 1 and "nothing was pushed from kernels/dogs-unpushed" in err
+
+
+def test_ensemble_refuses_a_folder_that_is_not_a_run(cli, workdir):
+    (workdir / "notarun").mkdir()
+    code, out, err = cli("ensemble", workdir / "notarun", "--out", workdir / "merged")
+    assert code == 1 and "is not a kagglekit run folder" in err
+    assert not (workdir / "merged").exists()
