@@ -204,6 +204,9 @@ def fit_fold(
     fold_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     keras.utils.set_random_seed(config.seed + fold)
+    from kagglekit.devices import training_strategy
+
+    strategy, config = training_strategy(config)  # replicas and precision; batch_size becomes the global batch
     n = comp.n_classes
     train_ds = training_dataset(
         list(train_rows["path"]), _targets(train_rows["label"].to_numpy(), n),
@@ -213,7 +216,8 @@ def fit_fold(
         list(val_rows["path"]), config.image_size, config.batch_size,
         labels=_targets(val_rows["label"].to_numpy(), n), cache="",
     )
-    model = build_compiled_model(comp, config)
+    with strategy.scope():
+        model = build_compiled_model(comp, config)
     _fit(model, train_ds, val_ds, config, fold_dir, fold, config.folds, deadline, -(-len(train_rows) // config.batch_size))
     if (fold_dir / "best.keras").exists():
         model = load_fold_model(fold_dir.parent, fold)
