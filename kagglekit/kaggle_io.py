@@ -349,7 +349,21 @@ def submit_file(comp: Competition, file: Path, message: str, data_dir: Path, wai
         # Old clients said "Successfully submitted" whatever happened: only a submission ref proves it.
         raise KagglekitError(f"Kaggle did not accept the submission to {comp.slug}: {answer.message or 'no reason given'}")
     result = SubmitResult(answer.ref, file, "pending", message=answer.message)
-    return wait_for_score(api, comp, result, policy, timeout) if wait else result
+    _remember(result, message)
+    if wait:
+        result = wait_for_score(api, comp, result, policy, timeout)
+        _remember(result, message)
+    return result
+
+
+def _remember(result: SubmitResult, message: str) -> None:
+    """Note the submission in the run folder it came from, so `kagglekit runs` shows it and its score."""
+    from kagglekit.runs import record_submission, run_dir_of
+
+    run = run_dir_of(result.file)
+    if run is not None:
+        score = float(result.public_score) if result.public_score not in (None, "") else None
+        record_submission(run, result.file, message, ref=str(result.ref), status=result.status, public_score=score)
 
 
 def wait_for_score(api, comp: Competition, submitted: SubmitResult, policy: RetryPolicy,

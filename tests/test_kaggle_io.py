@@ -267,3 +267,18 @@ def test_submit_defaults_to_the_newest_run_submission(cli, workdir, sandbox):
     code, out, err = cli("submit", "-c", DEMO, "-m", "x")
     assert code == 0, err
     assert "some-run/submission.csv" in out
+
+
+def test_submission_from_a_run_is_recorded_with_its_score(cli, workdir, sandbox):
+    fetch_demo(cli)
+    run = workdir / "runs" / DEMO / "recorded-run"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text('{"model": "bn_cnn", "folds": 2}')
+    (run / "run.json").write_text('{"competition": "demo-digits"}')
+    (run / "submission.csv").write_bytes((demo_data(workdir) / "sample_submission.csv").read_bytes())
+    code, out, err = cli("submit", "-c", DEMO, "-m", "recorded", "--wait")
+    assert code == 0, err
+    code, out, err = cli("runs", "-c", DEMO)
+    assert code == 0, err
+    line = next(row for row in out.splitlines() if "recorded-run" in row)
+    assert "2.30259" in line or "2.3026" in line  # uniform 0.1 on ten classes: log loss ln(10)
