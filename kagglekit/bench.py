@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -482,6 +483,41 @@ def results_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+CAVEATS = """\
+## Reading these numbers
+
+- The machine is shared: other engineers' jobs ran during the benchmark (see the load
+  averages above), so absolute images/s move from run to run. Every ratio compares
+  contenders timed in the same process, interleaved round by round, which is what to trust.
+- Floors: "decode + resize alone" is kagglekit's own decode_image (JPEG DCT scaling, area
+  shrink) with nothing after it; "augmenting cached tensors alone" is kagglekit's warp on
+  uint8 tensors already in memory. The first epoch has to do both jobs; on a CPU-only machine
+  where decoding already keeps every core busy, the warp cannot hide behind the decode, so
+  the first epoch is bounded by decode / (decode + warp) of the floor.
+- ImageDataGenerator is reached the course's way, through tf.keras (Keras 3.15 dropped
+  keras.preprocessing.image.ImageDataGenerator; tf.keras still ships the same class).
+- The image_dataset_from_directory contender has no shear layer (the Keras guide uses none),
+  so it does a little less work than the others; it decodes every epoch, as the guide does.
+- Training is timed with a small model (the pipeline's share is largest there), validation
+  on both sides; kagglekit's side includes its callbacks (checkpoint, backup, CSV log).
+"""
+
+
+def target_lines(rows: list[dict]) -> list[str]:
+    """One line per target: met, or missed by how much."""
+    lines = []
+    for r in rows:
+        if r["target"] is None:
+            continue
+        goal = float(re.search(r"[0-9.]+", r["target"]).group())
+        got = r["value"] if r["unit"] == "MB" else r["ratio"]
+        shortfall = (got - goal) / goal if r["unit"] == "MB" else (goal - got) / goal
+        verdict = "met" if r["met"] else f"**missed by {100 * shortfall:.0f}%**"
+        shown = f"{got:.0f} MB" if r["unit"] == "MB" else f"{got:.2f}x"
+        lines.append(f"- {r['part']}, {r['contender']}: target {r['target']}, measured {shown}: {verdict}")
+    return lines
+
+
 def results_markdown(report: dict, command: str) -> str:
     """RESULTS.md: the table, the exact command and the machine it ran on."""
     m, s = report["machine"], report["settings"]
@@ -498,4 +534,9 @@ def results_markdown(report: dict, command: str) -> str:
         "",
         results_table(report["rows"]),
         "",
+        "## Targets",
+        "",
+        *target_lines(report["rows"]),
+        "",
+        CAVEATS,
     ])
