@@ -119,7 +119,8 @@ def _compiled_warp():
     if not _WARP:
         import tensorflow as tf
 
-        _WARP.append(tf.function(warp_affine, jit_compile=True, reduce_retracing=True))
+        # One trace per image size (static shapes): a generalised trace would lose h and w.
+        _WARP.append(tf.function(warp_affine, jit_compile=True))
     return _WARP[0]
 
 
