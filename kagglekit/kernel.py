@@ -15,6 +15,7 @@ files and the competition definition, nothing else.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -100,13 +101,23 @@ def kernel_metadata(spec: KernelSpec) -> dict:
     }
 
 
+def _client():
+    """The kaggle client's KaggleApi, unauthenticated: only its checks are used here."""
+    with contextlib.redirect_stdout(io.StringIO()):  # importing it prints auth help when no credentials exist
+        from kaggle.api.kaggle_api_extended import KaggleApi
+
+        return KaggleApi()
+
+
 def check_metadata(meta: dict, folder: Path | None = None) -> None:
-    """The checks `kaggle kernels push` makes before sending, plus the ones its warnings hint at."""
-    from slugify import slugify
+    """The checks `kaggle kernels push` makes before sending (with the client's own code), plus the ones
+    its warnings and defaults call for: a title that is the slug, booleans written out, a known accelerator."""
+    from slugify import slugify  # the client's slug rule
 
     def bad(what: str):
         raise KagglekitError(f"kernel-metadata.json: {what}")
 
+    client = _client()
     owner, _, slug = str(meta.get("id", "")).partition("/")
     if not owner or not slug or "/" in slug:
         bad(f"id '{meta.get('id')}' must be owner/slug; pass --owner or set up Kaggle credentials")
@@ -115,7 +126,8 @@ def check_metadata(meta: dict, folder: Path | None = None) -> None:
         bad(f"title '{title}' must be at least 5 characters")
     if slugify(title) != slug:
         bad(f"title '{title}' must turn into the slug '{slug}' (Kaggle would give the kernel another URL)")
-    if meta.get("language") not in ("python", "r", "rmarkdown") or meta.get("kernel_type") not in ("script", "notebook"):
+    if meta.get("language") not in client.valid_push_language_types or \
+            meta.get("kernel_type") not in client.valid_push_kernel_types:
         bad("language must be python and kernel_type script")
     for key in ("is_private", "enable_gpu", "enable_tpu", "enable_internet"):
         if not isinstance(meta.get(key), bool):
@@ -123,16 +135,18 @@ def check_metadata(meta: dict, folder: Path | None = None) -> None:
     shape = meta.get("machine_shape") or ""
     if shape and shape not in ACCELERATORS:
         bad(f"machine_shape '{shape}' is not a known accelerator; valid: {', '.join(ACCELERATORS)}")
-    for source in meta.get("dataset_sources", []) + meta.get("kernel_sources", []):
-        parts = source.split("/")
-        if len(parts) not in (2, 3) or not all(parts[:2]):
-            bad(f"source '{source}' must be owner/slug (or owner/slug/version)")
-    for source in meta.get("model_sources", []):
-        parts = source.split("/")
-        if len(parts) != 5 or not all(parts) or not parts[4].isdigit():
-            bad(f"model source '{source}' must be owner/model/framework/instance/version-number")
-    if meta.get("docker_image_pinning_type") not in (None, "original", "latest"):
-        bad("docker_image_pinning_type must be original or latest")
+    pinning = meta.get("docker_image_pinning_type")
+    if pinning is not None and pinning not in client.valid_push_pinning_types:
+        bad(f"docker_image_pinning_type must be one of {', '.join(client.valid_push_pinning_types)}")
+    checks = [(client.validate_dataset_string, meta.get("dataset_sources", [])),
+              (client.validate_kernel_string, meta.get("kernel_sources", [])),
+              (client.validate_model_instance_version_string, meta.get("model_sources", []))]
+    for check, sources in checks:
+        for source in sources:
+            try:
+                check(source)
+            except ValueError as exc:
+                bad(f"source '{source}': {exc}")
     if folder is not None and not (Path(folder) / meta.get("code_file", "")).is_file():
         bad(f"code_file {meta.get('code_file')} is not in {folder}")
 

@@ -93,7 +93,8 @@ def test_build_writes_explicit_metadata_and_one_self_contained_script(cli, workd
 @pytest.mark.parametrize("args, message", [
     (["--gpu", "NvidiaK80"], "not a known accelerator"),
     (["--name", "Bad_Name"], "lowercase letters"),
-    (["--model-source", "a/b/c"], "owner/model/framework/instance/version-number"),
+    (["--model-source", "a/b/c"], "{owner}/{model-slug}/{framework}/{instance-slug}/{version-number}"),
+    (["--dataset", "justaslug"], "{username}/{dataset-slug}"),
     (["--precision", "half"], "unknown precision"),
     (["--model", "nope"], "unknown model"),
 ])
