@@ -177,9 +177,15 @@ def test_push_status_output_then_submit_scores(cli, kernel_env, kernel_sandbox):
     assert code == 0, err
     assert "kaggler/digits-tiny: complete" in out
 
+    kernel_sandbox.max_output_page = 5  # the outputs come in three pages: all of them must arrive
     code, out, err = cli("kernel", "output", "digits-tiny", "-q")
     assert code == 0, err
     run = kernel_env / "runs" / DEMO / "digits-tiny"
+    session = kernel_sandbox.state_dir / "kernels" / "kaggler" / "digits-tiny" / "1" / "working"
+    produced = sorted(str(p.relative_to(session)) for p in session.rglob("*") if p.is_file())
+    assert len(produced) > 10
+    assert f"kaggler/digits-tiny: {len(produced) + 1} files into" in out  # + the log
+    assert all((run / name).is_file() for name in produced)
     for name in ("submission.csv", "fold_0/best.keras", "fold_0/oof.csv", "oof.csv", "scores.json", "digits-tiny.log"):
         assert (run / name).is_file(), name
     log = (run / "digits-tiny.log").read_text()

@@ -263,7 +263,7 @@ def list_kernel_session_output(call: Call):
     session = _session_dir(call.sandbox, ref, version["number"])
     files = _outputs(session) if version["status"] in ("COMPLETE", "ERROR") else []
     start = int(req.page_token) if (req.page_token or "").isdigit() else 0
-    size = min(req.page_size or 20, MAX_PAGE)
+    size = min(req.page_size or 20, getattr(call.sandbox, "max_output_page", MAX_PAGE))  # tests shrink pages
     answer = api.ApiListKernelSessionOutputResponse()
     items = []
     for name in files[start:start + size]:
