@@ -61,6 +61,7 @@ class FoldPlan(_keras_callback()):
     """
 
     PROBE_STEPS = 4  # steps timed (after the first, which traces the graph) before a first plan
+    GROW_UNTIL = 0.25  # the plan may lengthen only during its first quarter (a schedule's warm-up)
 
     def __init__(self, max_epochs: int, steps_per_epoch: int, deadline: float | None, reserve_per_val: float = 1.0):
         super().__init__()
@@ -136,6 +137,10 @@ class FoldPlan(_keras_callback()):
         left = self.deadline - now - self._oof_time()
         fits = epochs_done + int(max(left, 0) // self._epoch_time())
         planned = max(1, min(self.max_epochs, fits))
+        if planned > self.planned and epochs_done > self.GROW_UNTIL * self.planned:
+            # Past the warm-up a longer plan would push a cosine or one-cycle rate back up
+            # when the machine gets quieter; the time left goes to the next folds instead.
+            planned = self.planned
         if not self.cycles or planned < self.planned:
             log.info("time budget: %.1fs per epoch, planning %d epochs for this fold", self._epoch_time(), planned)
         self.planned = planned
