@@ -169,19 +169,25 @@ def build_compiled_model(comp: Competition, config: TrainConfig):
     return model
 
 
-def _fit(model, train_ds, val_ds, config, fold_dir, fold, n_folds, deadline, steps):
-    try:
-        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0, shuffle=False,
-                  callbacks=_callbacks(config, fold_dir, fold, n_folds, deadline, steps))
-    except (OSError, ValueError, KeyError) as exc:
-        backup = fold_dir / "backup"
-        if not backup.exists():
-            raise
-        # A backup damaged by a crash mid-write: start the fold again rather than fail.
-        log.warning("fold %d: backup unreadable (%s); restarting the fold", fold, str(exc).splitlines()[0][:100])
-        shutil.rmtree(backup)
-        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0, shuffle=False,
-                  callbacks=_callbacks(config, fold_dir, fold, n_folds, deadline, steps))
+def check_backup(model, fold_dir: Path, fold: int) -> None:
+    """Drop a BackupAndRestore state that a crash mid-write left unreadable, so the fold restarts cleanly.
+
+    Keras falls back to the previous copy (.bkp) by itself when it has one;
+    only when no copy loads is the backup removed, with a warning.
+    """
+    backup = fold_dir / "backup"
+    weights = backup / "latest.weights.h5"
+    if not weights.exists():
+        return
+    for candidate in (weights, weights.with_name(weights.name + ".bkp")):
+        try:
+            json.loads((backup / "training_metadata.json").read_text() or "{}")
+            model.load_weights(str(candidate))
+            return
+        except Exception:  # noqa: BLE001 - any failure to read means the copy is damaged
+            continue
+    log.warning("fold %d: the backup in %s is damaged; restarting the fold from its first epoch", fold, backup)
+    shutil.rmtree(backup)
 
 
 def fit_fold(
@@ -218,7 +224,9 @@ def fit_fold(
     )
     with strategy.scope():
         model = build_compiled_model(comp, config)
-    _fit(model, train_ds, val_ds, config, fold_dir, fold, config.folds, deadline, -(-len(train_rows) // config.batch_size))
+        check_backup(model, fold_dir, fold)
+    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0, shuffle=False,
+              callbacks=_callbacks(config, fold_dir, fold, config.folds, deadline, -(-len(train_rows) // config.batch_size)))
     if (fold_dir / "best.keras").exists():
         model = load_fold_model(fold_dir.parent, fold)
     else:  # no epoch produced a finite validation loss; keep what there is
