@@ -25,7 +25,7 @@ import pandas as pd
 from kagglekit.catalog import Catalog
 from kagglekit.config import MODEL_SETTINGS, TrainConfig, config_from_json
 from kagglekit.errors import KagglekitError
-from kagglekit.training import write_json
+from kagglekit.runfiles import write_json
 
 log = logging.getLogger("kagglekit")
 

@@ -61,7 +61,7 @@ def merge_runs(run_dirs: list[Path], out: Path) -> tuple[Path, dict]:
     from kagglekit.catalog import Catalog
     from kagglekit.competition import load_competition
     from kagglekit.crossval import collect_oof, load_run_config
-    from kagglekit.training import write_json
+    from kagglekit.runfiles import write_json
 
     run_dirs = [Path(r) for r in run_dirs]
     owner = check_mergeable(run_dirs)

@@ -215,7 +215,7 @@ def localize_run(run_dir: Path, competition_file: str, kernel_id: str) -> None:
     """Point run.json at the local competition definition and data folder instead of /kaggle/input."""
     from kagglekit.competition import load_competition_file
     from kagglekit.config import default_data_dir
-    from kagglekit.training import write_json
+    from kagglekit.runfiles import write_json
 
     path = Path(run_dir) / "run.json"
     info = json.loads(path.read_text()) if path.is_file() else {}

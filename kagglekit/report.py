@@ -26,6 +26,7 @@ import pandas as pd
 
 from kagglekit.errors import KagglekitError
 from kagglekit.progress import report_progress
+from kagglekit.runfiles import read_history, read_json
 
 log = logging.getLogger("kagglekit")
 
@@ -72,18 +73,6 @@ class RunData:
         return self.oof["label"].to_numpy(dtype="int64")
 
 
-def _json(path: Path, default=None):
-    return json.loads(path.read_text()) if path.is_file() else default
-
-
-def read_history(fold_dir: Path) -> pd.DataFrame:
-    """A fold's history.csv, one row per epoch (as training.read_history, without loading Keras)."""
-    path = Path(fold_dir) / "history.csv"
-    if not path.is_file() or path.stat().st_size == 0:
-        return pd.DataFrame()
-    return pd.read_csv(path).drop_duplicates("epoch", keep="last").reset_index(drop=True)
-
-
 def load_run(run_dir: Path) -> RunData:
     """Read a run folder's settings, fold histories and OOF predictions."""
     run_dir = Path(run_dir)
@@ -95,8 +84,8 @@ def load_run(run_dir: Path) -> RunData:
     classes = [c[2:] for c in oof.columns if c.startswith("p_")]
     results = [json.loads(p.read_text()) for p in sorted(run_dir.glob("fold_*/result.json"))]
     histories = {r["fold"]: read_history(run_dir / f"fold_{r['fold']}") for r in results}
-    return RunData(run_dir, _json(run_dir / "config.json", {}), _json(run_dir / "run.json", {}),
-                   _json(run_dir / "scores.json", {}), results, histories, oof, classes)
+    return RunData(run_dir, read_json(run_dir / "config.json", {}), read_json(run_dir / "run.json", {}),
+                   read_json(run_dir / "scores.json", {}), results, histories, oof, classes)
 
 
 def new_figure(name: str):

@@ -9,11 +9,11 @@ can say which runs were submitted and how they scored.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from kagglekit.runfiles import read_json, write_json
 
 SUBMISSIONS_FILE = "submissions.json"
 
@@ -46,23 +46,9 @@ class RunSummary:
         return self.folds_done >= self.folds
 
 
-def _read_json(path: Path, default):
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError):
-        return default
-
-
-def _write_json(path: Path, data) -> None:
-    # Not training.write_json: importing training loads Keras, and 'kagglekit runs' should be instant.
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
-
-
 def read_submissions(run_dir: Path) -> list[dict]:
     """The submissions recorded for RUN_DIR, oldest first."""
-    data = _read_json(Path(run_dir) / SUBMISSIONS_FILE, [])
+    data = read_json(Path(run_dir) / SUBMISSIONS_FILE, [])
     return data if isinstance(data, list) else []
 
 
@@ -88,7 +74,7 @@ def record_submission(
     for key, value in (("status", status), ("public_score", public_score), ("private_score", private_score)):
         if value is not None:
             entry[key] = value
-    _write_json(run_dir / SUBMISSIONS_FILE, entries)
+    write_json(run_dir / SUBMISSIONS_FILE, entries)
     return entry
 
 
@@ -101,10 +87,10 @@ def run_dir_of(file: Path) -> Path | None:
 def summarize_run(run_dir: Path) -> RunSummary:
     """Read one run folder's settings, scores, times and submissions."""
     run_dir = Path(run_dir)
-    config = _read_json(run_dir / "config.json", {})
-    info = _read_json(run_dir / "run.json", {})
-    scores = _read_json(run_dir / "scores.json", {})
-    results = [_read_json(p, {}) for p in sorted(run_dir.glob("fold_*/result.json"))]
+    config = read_json(run_dir / "config.json", {})
+    info = read_json(run_dir / "run.json", {})
+    scores = read_json(run_dir / "scores.json", {})
+    results = [read_json(p, {}) for p in sorted(run_dir.glob("fold_*/result.json"))]
     submissions = read_submissions(run_dir)
     scored = [s["public_score"] for s in submissions if s.get("public_score") is not None]
     seconds = sum(r.get("seconds", 0.0) for r in results) if results else None

@@ -24,26 +24,10 @@ import pandas as pd
 
 from kagglekit.config import TrainConfig
 from kagglekit.competition import Competition
+from kagglekit.runfiles import read_history, write_json
 from kagglekit.progress import report_progress
 
 log = logging.getLogger("kagglekit")
-
-
-def write_json(path: Path, data) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
-
-
-def read_history(fold_dir: Path) -> pd.DataFrame:
-    """The fold's per-epoch history (one row per epoch, the latest row kept after a restart)."""
-    path = Path(fold_dir) / "history.csv"
-    if not path.is_file() or path.stat().st_size == 0:
-        return pd.DataFrame()
-    history = pd.read_csv(path)
-    return history.drop_duplicates("epoch", keep="last").reset_index(drop=True) if "epoch" in history else history
 
 
 def _callbacks(config: TrainConfig, fold_dir: Path, fold: int, n_folds: int, deadline: float | None, steps: int):
