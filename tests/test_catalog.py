@@ -1,6 +1,5 @@
 """The catalog: real files in, checked tables out; every data problem found before training."""
 
-import io
 import shutil
 from pathlib import Path
 
