@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from kagglekit.errors import KagglekitError
@@ -38,23 +39,31 @@ def check_archive(zip_path: Path) -> list[str]:
     return names
 
 
-def extract_once(zip_path: Path, dest: Path) -> Path:
-    """Extract ZIP_PATH into DEST unless DEST is already complete; return DEST.
+@contextmanager
+def atomic_folder(dest: Path):
+    """Yield a temporary sibling of DEST to fill; it replaces DEST only if the block completes.
 
-    Extraction goes to a temporary sibling that is renamed into place at the
-    end, so an interrupted extraction never leaves a DEST that looks complete.
+    An interrupted fill never leaves a DEST that looks complete.
     """
     dest = Path(dest)
-    if dest.is_dir():
-        return dest
-    check_archive(zip_path)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
     try:
-        with zipfile.ZipFile(zip_path) as zf:
-            zf.extractall(tmp)
+        yield tmp
+        if dest.exists():
+            shutil.rmtree(dest)
         os.replace(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def extract_once(zip_path: Path, dest: Path) -> Path:
+    """Extract ZIP_PATH into DEST unless DEST is already complete; return DEST."""
+    dest = Path(dest)
+    if dest.is_dir():
+        return dest
+    check_archive(zip_path)
+    with atomic_folder(dest) as tmp, zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(tmp)
     return dest

@@ -9,12 +9,11 @@ them with no download.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from kagglekit.archive import atomic_folder
 
 SLUG = "demo-digits"
 N_TEST = 300
@@ -34,9 +33,7 @@ def write_demo_competition(out_dir: Path, seed: int = 0) -> Path:
     order = np.random.default_rng(seed).permutation(len(digits.images))
     pixels = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
     ids = [f"{i:05d}" for i in range(len(order))]
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as tmp:
         (tmp / "train").mkdir()
         (tmp / "test").mkdir()
         rows_train, rows_test = [], []
@@ -50,10 +47,4 @@ def write_demo_competition(out_dir: Path, seed: int = 0) -> Path:
         uniform.to_csv(tmp / "sample_submission.csv", index=False)
         solution = pd.DataFrame({"id": test_ids, "label": [lab for _, lab in rows_test]})
         solution.to_csv(tmp / "solution.csv", index=False)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
