@@ -24,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts say "[default: ...]": plain text, not rich markup
 )
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -37,6 +38,23 @@ DataDir = Annotated[
     typer.Option("--data-dir", help="Folder with the competition's files as Kaggle ships them [default: data/<slug>].", show_default=False),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+# Training options shared by `train` and `kernel build` (a kernel trains with the same settings).
+Folds = Annotated[Optional[int], typer.Option(help="Number of stratified folds [default: 5].", show_default=False)]
+Fold = Annotated[Optional[int], typer.Option(help="Train only fold K (0-based), e.g. to run folds in parallel.")]
+Epochs = Annotated[Optional[int], typer.Option(help="Most epochs per fold (early stopping may end sooner).")]
+ImageSize = Annotated[Optional[int], typer.Option(help="Input size in pixels (square).")]
+ModelName = Annotated[Optional[str], typer.Option("--model", help="Model name ('kagglekit models' lists them).")]
+Weights = Annotated[Optional[str], typer.Option(
+    help="Backbone weights: none, imagenet, or a local file (in a kernel: a file under /kaggle/input).")]
+Augment = Annotated[Optional[str], typer.Option(help="Augmentation preset ('kagglekit models' lists them).")]
+BatchSize = Annotated[Optional[int], typer.Option(help="Batch size per device (multiplied by the number of GPUs).")]
+LearningRate = Annotated[Optional[float], typer.Option(help="Initial (peak) learning rate.")]
+Sample = Annotated[Optional[int], typer.Option(help="Train on a stratified subset of N images (quick trials).")]
+Seed = Annotated[Optional[int], typer.Option(help="Random seed for folds, augmentation and weights.")]
+Budget = Annotated[Optional[str], typer.Option(help="Time for the whole run, e.g. 45m, 2h, 8h30m: epochs are planned to fit.")]
+Precision = Annotated[Optional[str], typer.Option(
+    help="auto (mixed on GPUs that support it), float32, mixed_float16, mixed_bfloat16.")]
 
 
 def command(*args, on: typer.Typer | None = None, **kwargs):

@@ -8,7 +8,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from kagglekit.cli.app import Competition, DataDir, Quiet, command, console, setup_logging
+from kagglekit.cli.app import (
+    Augment, BatchSize, Budget, Competition, DataDir, Epochs, Fold, Folds, ImageSize, LearningRate,
+    ModelName, Precision, Quiet, Sample, Seed, Weights, command, console, setup_logging,
+)
 
 
 def resolve_data_dir(comp, data_dir: Path | None) -> Path:
@@ -55,19 +58,19 @@ def models():
 def train(
     competition: Competition = None,
     data_dir: DataDir = None,
-    folds: Annotated[Optional[int], typer.Option(help="Number of stratified folds [default: 5].", show_default=False)] = None,
-    fold: Annotated[Optional[int], typer.Option(help="Train only fold K (0-based), e.g. to run folds in parallel.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Most epochs per fold (early stopping may end sooner).")] = None,
-    image_size: Annotated[Optional[int], typer.Option(help="Input size in pixels (square).")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Model name ('kagglekit models' lists them).")] = None,
-    weights: Annotated[Optional[str], typer.Option(help="Backbone weights: none, imagenet, or a local file.")] = None,
-    augment: Annotated[Optional[str], typer.Option(help="Augmentation preset: none, light, course, medium, shift.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Batch size.")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option(help="Adam's initial learning rate.")] = None,
-    sample: Annotated[Optional[int], typer.Option(help="Train on a stratified subset of N images (quick trials).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed for folds, augmentation and weights.")] = None,
-    budget: Annotated[Optional[str], typer.Option(help="Time for the whole run, e.g. 45m, 2h, 8h30m: epochs are planned to fit.")] = None,
-    precision: Annotated[Optional[str], typer.Option(help="auto (mixed on GPUs that support it), float32, mixed_float16, mixed_bfloat16.")] = None,
+    folds: Folds = None,
+    fold: Fold = None,
+    epochs: Epochs = None,
+    image_size: ImageSize = None,
+    model: ModelName = None,
+    weights: Weights = None,
+    augment: Augment = None,
+    batch_size: BatchSize = None,
+    learning_rate: LearningRate = None,
+    sample: Sample = None,
+    seed: Seed = None,
+    budget: Budget = None,
+    precision: Precision = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder [default: runs/<slug>/<settings>].")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not draw the run's report when all folds are done.")] = False,
     quiet: Quiet = False,

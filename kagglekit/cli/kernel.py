@@ -7,7 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from kagglekit.cli.app import Competition, Quiet, app, command, console, setup_logging
+from kagglekit.cli.app import (
+    Augment, BatchSize, Budget, Competition, Epochs, Fold, Folds, ImageSize, LearningRate,
+    ModelName, Precision, Quiet, Sample, Seed, Weights, app, command, console, setup_logging,
+)
 
 kernel_app = typer.Typer(help="Train on Kaggle's GPUs: build a self-contained kernel, push it, wait, bring the run home.",
                          no_args_is_help=True)
@@ -43,20 +46,20 @@ def _is_fold(folder: Path) -> bool:
 @command("build", on=kernel_app)
 def build(
     competition: Competition = None,
-    folds: Annotated[Optional[int], typer.Option(help="Number of stratified folds [default: 5].", show_default=False)] = None,
-    fold: Annotated[Optional[int], typer.Option(help="Train only fold K (0-based).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Most epochs per fold.")] = None,
-    image_size: Annotated[Optional[int], typer.Option(help="Input size in pixels (square).")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Model name ('kagglekit models' lists them).")] = None,
-    weights: Annotated[Optional[str], typer.Option(help="Backbone weights: none, or a file under /kaggle/input (attach it with --dataset/--model-source).")] = None,
-    augment: Annotated[Optional[str], typer.Option(help="Augmentation preset.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Batch size per GPU (multiplied by the GPU count).")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option(help="Initial learning rate.")] = None,
-    sample: Annotated[Optional[int], typer.Option(help="Train on a stratified subset of N images.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed.")] = None,
+    folds: Folds = None,
+    fold: Fold = None,
+    epochs: Epochs = None,
+    image_size: ImageSize = None,
+    model: ModelName = None,
+    weights: Weights = None,
+    augment: Augment = None,
+    batch_size: BatchSize = None,
+    learning_rate: LearningRate = None,
+    sample: Sample = None,
+    seed: Seed = None,
     tta: Annotated[Optional[int], typer.Option(help="Test-time views per image.")] = None,
-    precision: Annotated[Optional[str], typer.Option(help="auto (mixed on GPUs that support it), float32, mixed_float16, mixed_bfloat16.")] = None,
-    budget: Annotated[Optional[str], typer.Option(help="Training time, e.g. 8h [default: the session limit less time to predict].")] = None,
+    precision: Precision = None,
+    budget: Budget = None,
     gpu: Annotated[Optional[str], typer.Option(help="Accelerator, e.g. NvidiaTeslaT4 (two T4s), NvidiaL4, NvidiaTeslaP100 [default: CPU].")] = None,
     name: Annotated[Optional[str], typer.Option(help="Kernel slug and title [default: <slug>-<model>].")] = None,
     owner: Annotated[Optional[str], typer.Option(help="Kaggle user that owns the kernel [default: from the credentials].")] = None,
