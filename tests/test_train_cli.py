@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -171,3 +172,22 @@ def test_help_does_not_import_tensorflow():
            "try:\n    app()\nexcept SystemExit:\n    pass\nprint('TF' if 'tensorflow' in sys.modules else 'NO-TF')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert "train" in out and out.strip().endswith("NO-TF")
+
+
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        (lambda d: shutil.copy(d / "train" / "00400.png", d / "train" / "00400.jpeg"), "used by more than one file"),
+        (lambda d: (d / "train_labels.csv").write_text("id,label\n"), "have no row in train_labels.csv"),
+        (lambda d: (d / "test" / "00003.png").unlink(), "test ids of the sample submission have no image"),
+        (lambda d: (d / "sample_submission.csv").unlink(), "sample submission"),
+    ],
+)
+def test_data_problems_stop_before_training(workdir, cli, spoil, message):
+    from kagglekit.demo import write_demo_competition
+
+    data = write_demo_competition(workdir / "data" / "demo-digits")
+    spoil(data)
+    code, _, err = cli("train", "-c", "demo-digits", "--folds", "2", *TINY)
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+    assert not list(workdir.rglob("submission.csv")) and not list(workdir.rglob("best.keras"))

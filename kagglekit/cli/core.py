@@ -91,7 +91,7 @@ def train(
     )
     _check_names(config)
     data = resolve_data_dir(comp, data_dir)
-    catalog = build_catalog(comp, data, with_test=False)
+    catalog = build_catalog(comp, data)  # test files too: a missing test image should not wait for predict
     out, scores = train_folds(catalog, config, data, run_dir, started=started)
     console.print(f"run folder: {out}")
     if scores:
