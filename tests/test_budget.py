@@ -54,9 +54,12 @@ def test_budget_far_too_short_still_ends_in_time_with_a_usable_run(workdir, cli)
                          "--image-size", "16", "--model", "bn_cnn_small", "--sample", "100")
     took = time.monotonic() - started
     assert code == 0, err
-    # In-process, TensorFlow may already be imported; still allow for start-up and a loaded machine.
-    assert took < budget + 10, f"train took {took:.0f}s for a {budget}s budget"
+    # Without a budget the 2 x 50 epochs take minutes here. The margin covers start-up, the data
+    # check and a loaded machine; the folds' own records must show the plan cut their epochs.
+    assert took < budget + 30, f"train took {took:.0f}s for a {budget}s budget"
     run = Path(out.split("run folder: ")[1].split()[0])
+    results = [json.loads(p.read_text()) for p in run.glob("fold_*/result.json")]
+    assert results and all(r["epochs_run"] < 50 for r in results)
     scores = json.loads((run / "scores.json").read_text())
     assert scores["n_oof"] > 0 and scores["folds"]
     assert json.loads((run / "config.json").read_text())["budget"] == budget
