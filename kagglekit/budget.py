@@ -15,16 +15,12 @@ import logging
 import math
 import time
 
+import keras
+
 log = logging.getLogger("kagglekit")
 
 # Held back from the whole budget for what follows the last fold (OOF files, scores).
 END_MARGIN = 0.02
-
-
-def _keras_callback():
-    import keras
-
-    return keras.callbacks.Callback
 
 
 def fold_deadline(run_deadline: float, folds_left: int, now: float | None = None) -> float:
@@ -53,7 +49,7 @@ def learning_rate_at(schedule: str, base: float, step: int, total: int, warmup: 
     return end + (base - end) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-class FoldPlan(_keras_callback()):
+class FoldPlan(keras.callbacks.Callback):
     """Plans the epochs of one fold from measured step times and stops it in time.
 
     reserve_per_val: seconds after training for every second one validation pass takes
@@ -146,7 +142,7 @@ class FoldPlan(_keras_callback()):
         self.planned = planned
 
 
-class LearningRate(_keras_callback()):
+class LearningRate(keras.callbacks.Callback):
     """Sets the learning rate every step from a cosine or one-cycle schedule over the planned steps."""
 
     def __init__(self, schedule: str, base: float, warmup: float, plan: FoldPlan):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import platform
 import time
 from pathlib import Path
@@ -113,8 +114,10 @@ def prepare_run_dir(run_dir: Path, catalog: Catalog, config: TrainConfig, data_d
             raise KagglekitError(
                 f"the training images changed since {run_dir} was started (fold assignment differs); pass a new --run-dir"
             )
-    else:
-        folds.to_csv(folds_path, index=False)
+    else:  # written whole or not at all: a half-written assignment would refuse every later resume
+        partial = folds_path.with_name(f".{folds_path.name}.partial")
+        folds.to_csv(partial, index=False)
+        os.replace(partial, folds_path)
     info = {
         "competition": catalog.competition.slug,
         "competition_file": str(catalog.competition.source),

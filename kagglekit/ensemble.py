@@ -18,19 +18,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from kagglekit.archive import atomic_folder
 from kagglekit.config import MODEL_SETTINGS
 from kagglekit.errors import KagglekitError
-
-
-def _finished_folds(run_dir: Path) -> list[int]:
-    from kagglekit.predict import completed_folds
-
-    return completed_folds(run_dir)
 
 
 def check_mergeable(run_dirs: list[Path]) -> dict[int, Path]:
     """Fold -> the run that holds it, after refusing different settings, fold assignments or overlaps."""
     from kagglekit.crossval import load_run_config
+    from kagglekit.predict import completed_folds
 
     if not run_dirs:
         raise KagglekitError("give at least one run folder to merge")
@@ -46,7 +42,7 @@ def check_mergeable(run_dirs: list[Path]) -> dict[int, Path]:
         if not pd.read_csv(Path(run) / "folds.csv", dtype={"id": str}).equals(first_folds):
             raise KagglekitError(f"{run} assigns the training images to folds differently from {run_dirs[0]}; "
                                  "were they trained on the same data?")
-        folds = _finished_folds(run)
+        folds = completed_folds(run)
         if not folds:
             raise KagglekitError(f"{run} has no finished fold; wait for its kernel or train it first")
         for k in folds:
@@ -74,8 +70,10 @@ def merge_runs(run_dirs: list[Path], out: Path) -> tuple[Path, dict]:
     first = run_dirs[0]
     write_json(out / "config.json", dataclasses.asdict(dataclasses.replace(load_run_config(first), fold=None)))
     shutil.copy2(first / "folds.csv", out / "folds.csv")
-    for k, run in sorted(owner.items()):
-        shutil.copytree(run / f"fold_{k}", out / f"fold_{k}", ignore=shutil.ignore_patterns("backup", "*.partial*"))
+    for k, run in sorted(owner.items()):  # each fold appears only once its copy is complete
+        with atomic_folder(out / f"fold_{k}") as partial:
+            shutil.copytree(run / f"fold_{k}", partial, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("backup", "*.partial*"))
     info = json.loads((first / "run.json").read_text())
     info.update(merged_from={str(k): str(run) for k, run in sorted(owner.items())},
                 started=time.strftime("%Y-%m-%d %H:%M:%S"))

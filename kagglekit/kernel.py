@@ -25,13 +25,14 @@ import pprint
 import re
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import kagglekit
 from kagglekit.competition import Competition
 from kagglekit.config import TrainConfig
 from kagglekit.errors import KagglekitError
+from kagglekit.runfiles import write_json, write_text
 
 METADATA_FILE = "kernel-metadata.json"
 BUILD_FILE = "kagglekit-kernel.json"
@@ -59,7 +60,7 @@ class KernelSpec:
     model_sources: tuple[str, ...] = ()
     kernel_sources: tuple[str, ...] = ()  # earlier kernels whose output this one resumes from
     predict: bool = True  # write submission.csv after training (fold kernels of a fan-out do not)
-    extra: dict = field(default_factory=dict)
+    fan_out_of: str | None = None  # the kernel a fold kernel of a fan-out was made from
 
     @property
     def id(self) -> str:
@@ -261,6 +262,9 @@ def _refuse_secrets(text: str) -> None:
 def build_kernel(spec: KernelSpec, out_root: Path = KERNELS_DIR) -> Path:
     """Write kernels/<name>/ (metadata checked first, files replaced atomically); return the folder."""
     check_name(spec.name)
+    if spec.config.weights == "imagenet" and not spec.internet:
+        raise KagglekitError("--weights imagenet downloads the weights, which a kernel without internet cannot; "
+                             "pass --internet, or attach them with --model-source and give --weights the file's path")
     folder = Path(out_root) / spec.name
     if ".kaggle" in folder.resolve().parts:
         raise KagglekitError(f"refusing to write a kernel under {folder}: ~/.kaggle holds credentials")
@@ -275,17 +279,11 @@ def build_kernel(spec: KernelSpec, out_root: Path = KERNELS_DIR) -> Path:
     for stale in folder.glob("*.py"):  # a renamed kernel leaves no second code file behind
         if stale.name != meta["code_file"]:
             stale.unlink()
-    _write(folder / meta["code_file"], script)
-    _write(folder / METADATA_FILE, json.dumps(meta, indent=2) + "\n")
-    _write(folder / BUILD_FILE, json.dumps(record, indent=2, default=str) + "\n")
+    write_text(folder / meta["code_file"], script)
+    write_json(folder / METADATA_FILE, meta)
+    write_json(folder / BUILD_FILE, record)
     check_metadata(meta, folder)
     return folder
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def read_kernel_folder(folder: Path) -> tuple[dict, dict]:
@@ -296,6 +294,8 @@ def read_kernel_folder(folder: Path) -> tuple[dict, dict]:
         record = json.loads((folder / BUILD_FILE).read_text())
     except FileNotFoundError:
         raise KagglekitError(f"{folder} is not a kernel folder that 'kagglekit kernel build' wrote; build it first") from None
+    except ValueError as exc:
+        raise KagglekitError(f"{folder} holds a damaged kernel file ({exc}); build it again with 'kagglekit kernel build'") from None
     return meta, record
 
 
@@ -305,7 +305,8 @@ def spec_from_folder(folder: Path) -> KernelSpec:
     from kagglekit.config import config_from_json
 
     _, record = read_kernel_folder(folder)
-    saved = dict(record["spec"])
+    known = {f.name for f in dataclasses.fields(KernelSpec)}
+    saved = {k: v for k, v in record["spec"].items() if k in known}  # folders built by older versions
     for key in ("dataset_sources", "model_sources", "kernel_sources"):
         saved[key] = tuple(saved.get(key) or ())
     return KernelSpec(competition=load_competition_file(Path(record["competition_file"])),
@@ -316,6 +317,6 @@ def fold_specs(spec: KernelSpec) -> list[KernelSpec]:
     """One kernel per fold (each trains only its fold, no submission), for a fan-out."""
     if spec.config.fold is not None:
         raise KagglekitError("this kernel already trains a single fold (--fold); build it without --fold to fan out")
-    base = spec.name[:44].rstrip("-")
-    return [dataclasses.replace(spec, name=f"{base}-fold{k}", config=spec.config.replace(fold=k), predict=False)
-            for k in range(spec.config.folds)]
+    base = spec.name[:50 - len(f"-fold{spec.config.folds - 1}")].rstrip("-")  # slugs are at most 50 characters
+    return [dataclasses.replace(spec, name=f"{base}-fold{k}", config=spec.config.replace(fold=k), predict=False,
+                                fan_out_of=spec.name) for k in range(spec.config.folds)]

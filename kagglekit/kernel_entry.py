@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from kagglekit.errors import KagglekitError
+from kagglekit.runfiles import write_json
 
 log = logging.getLogger("kagglekit")
 
@@ -56,8 +57,14 @@ def _earlier_output(input_root: Path, name: str) -> Path | None:
     return None
 
 
-def resume_from(input_root: Path, names: list[str], working: Path) -> list[str]:
-    """Copy the folds of earlier outputs (by kernel slug) into WORKING; the folds taken over."""
+def resume_from(input_root: Path, names: list[str], working: Path, only: int | None = None) -> list[str]:
+    """Copy the folds of earlier outputs (by kernel slug) into WORKING; the folds taken over.
+
+    ONLY (the fold of a fan-out kernel) limits the copy to that fold, so the
+    kernel's output holds one fold and `ensemble` can merge it with the others.
+    """
+    from kagglekit.archive import atomic_folder
+
     taken = []
     for name in names:
         earlier = _earlier_output(input_root, name)
@@ -68,12 +75,14 @@ def resume_from(input_root: Path, names: list[str], working: Path) -> list[str]:
             if not (working / item).exists():
                 shutil.copy2(earlier / item, working / item)
         for fold_dir in sorted(earlier.glob("fold_*")):
+            if only is not None and fold_dir.name != f"fold_{only}":
+                continue
             target = working / fold_dir.name
             done_there = (fold_dir / "result.json").is_file()
             if (target / "result.json").is_file() or (target.exists() and not done_there):
                 continue
-            shutil.rmtree(target, ignore_errors=True)
-            shutil.copytree(fold_dir, target)
+            with atomic_folder(target) as partial:  # a copy cut short never looks like a fold
+                shutil.copytree(fold_dir, partial, dirs_exist_ok=True)
             taken.append(f"{fold_dir.name}{'' if done_there else ' (checkpoint)'}")
         log.info("resuming from %s: %s", earlier, ", ".join(taken) or "no folds")
     return taken
@@ -108,7 +117,7 @@ def run(options: dict, competition_file: Path, input_root: Path, working: Path, 
         config = config.replace(budget=max(options["session_seconds"] - PREDICT_RESERVE, 600))
     check_config(config)
     data_dir = competition_dir(input_root, comp.slug)
-    resumed = resume_from(input_root, options.get("resume_from") or [], working)
+    resumed = resume_from(input_root, options.get("resume_from") or [], working, only=config.fold)
     catalog = build_catalog(comp, data_dir, with_test=options["predict"])
     _, scores = train_folds(catalog, config, data_dir, working, started=started)
     summary = {"kernel": options.get("kernel"), "competition": comp.slug, "resumed": resumed, "scores": scores}
@@ -136,5 +145,5 @@ def main(options: dict, competition_file: Path) -> None:
         log.error("%s", exc)
         sys.exit(1)
     summary["seconds"] = round(time.time() - started, 1)
-    (working / "kernel.json").write_text(json.dumps(summary, indent=2, default=str))
+    write_json(working / "kernel.json", summary)
     log.info("done in %.0fs; outputs in %s", summary["seconds"], working)

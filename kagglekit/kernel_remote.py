@@ -23,6 +23,7 @@ from typing import Callable, TypeVar
 
 from kagglekit.errors import KagglekitError
 from kagglekit.kernel import KernelSpec, build_kernel, fold_specs, read_kernel_folder
+from kagglekit.runfiles import write_json
 
 log = logging.getLogger("kagglekit")
 T = TypeVar("T")
@@ -63,13 +64,19 @@ def _kernel_call(fn: Callable[[], T], what: str, attempts: int = 4) -> T:
     """FN() with the client's printing kept quiet, transient failures retried, failures explained."""
     import requests
 
-    from kagglekit.kaggle_io import _is_transient, _reason
+    from kagglekit.kaggle_io import _is_cut_off, _is_transient, _reason
 
     for attempt in range(1, attempts + 1):
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 return fn()
         except ValueError as exc:  # the client's own checks of the metadata or of a kernel name
+            if _is_cut_off(exc) and attempt < attempts:  # a download that broke partway: fetch it again
+                time.sleep(min(2 ** attempt, 30) * float(os.environ.get("KAGGLEKIT_HTTP_BACKOFF", "1")))
+                continue
+            if _is_cut_off(exc):
+                raise KagglekitError(f"could not {what}: the download broke partway {attempts} times; "
+                                     "check the network and run the command again") from None
             raise KagglekitError(f"the kaggle client refused to {what}: {exc}") from None
         except Exception as exc:
             status = getattr(getattr(exc, "response", None), "status_code", None)
@@ -121,7 +128,7 @@ def push_folder(folder: Path, api=None) -> Pushed:
 def _record(folder: Path, pushed: list[Pushed], fan_out: bool) -> None:
     record = {"fan_out": fan_out, "kernels": [{"id": p.id, "version": p.version, "url": p.url, "folder": str(p.folder)}
                                               for p in pushed], "pushed": time.strftime("%Y-%m-%d %H:%M:%S")}
-    (Path(folder) / PUSHED_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    write_json(Path(folder) / PUSHED_FILE, record)
 
 
 def push_kernel(folder: Path) -> list[Pushed]:
@@ -155,7 +162,10 @@ def pushed_kernels(folder: Path) -> list[str]:
     path = Path(folder) / PUSHED_FILE
     if not path.is_file():
         raise KagglekitError(f"nothing was pushed from {folder}; run 'kagglekit kernel push' first")
-    return [k["id"] for k in json.loads(path.read_text())["kernels"]]
+    try:
+        return [k["id"] for k in json.loads(path.read_text())["kernels"]]
+    except (ValueError, KeyError, TypeError):
+        raise KagglekitError(f"{path} is damaged; push the kernel again with 'kagglekit kernel push'") from None
 
 
 # -- status ----------------------------------------------------------------------
@@ -215,10 +225,10 @@ def localize_run(run_dir: Path, competition_file: str, kernel_id: str) -> None:
     """Point run.json at the local competition definition and data folder instead of /kaggle/input."""
     from kagglekit.competition import load_competition_file
     from kagglekit.config import default_data_dir
-    from kagglekit.runfiles import write_json
+    from kagglekit.runfiles import read_json
 
     path = Path(run_dir) / "run.json"
-    info = json.loads(path.read_text()) if path.is_file() else {}
+    info = read_json(path, default={})
     comp = load_competition_file(Path(competition_file))
     info.update(kernel=kernel_id, kernel_data_dir=info.get("data_dir"), competition=comp.slug,
                 competition_file=str(Path(competition_file).resolve()),

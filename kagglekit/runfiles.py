@@ -14,12 +14,17 @@ from pathlib import Path
 import pandas as pd
 
 
-def write_json(path: Path, data) -> None:
-    """Write DATA as JSON to PATH atomically."""
+def write_text(path: Path, text: str) -> None:
+    """Write TEXT to PATH atomically."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def write_json(path: Path, data) -> None:
+    """Write DATA as JSON to PATH atomically."""
+    write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def read_json(path: Path, default=None):

@@ -19,6 +19,7 @@ import shutil
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 
@@ -31,8 +32,6 @@ log = logging.getLogger("kagglekit")
 
 
 def _callbacks(config: TrainConfig, fold_dir: Path, fold: int, n_folds: int, deadline: float | None, steps: int):
-    import keras
-
     from kagglekit.budget import FoldPlan, LearningRate
     from kagglekit.predict import tta_views
 
@@ -66,13 +65,7 @@ def _callbacks(config: TrainConfig, fold_dir: Path, fold: int, n_folds: int, dea
     ]
 
 
-def _keras_callback():
-    import keras
-
-    return keras.callbacks.Callback
-
-
-class PublishCheckpoint(_keras_callback()):
+class PublishCheckpoint(keras.callbacks.Callback):
     """Renames a freshly written checkpoint into place: the rename is atomic, the write is not."""
 
     def __init__(self, partial: Path, final: Path):
@@ -84,7 +77,7 @@ class PublishCheckpoint(_keras_callback()):
             os.replace(self.partial, self.final)
 
 
-class EpochLog(_keras_callback()):
+class EpochLog(keras.callbacks.Callback):
     """One progress line per epoch: fold, epoch, metrics, and the fold's time left."""
 
     def __init__(self, fold: int, n_folds: int, epochs: int):
@@ -136,8 +129,6 @@ def _targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
 
 def build_compiled_model(comp: Competition, config: TrainConfig):
     """The configured model, compiled with Adam (AdamW with weight decay) and the loss that fits its head."""
-    import keras
-
     from kagglekit.models import create_model
 
     model = create_model(config.model, (config.image_size, config.image_size, 3), comp.n_classes, config.weights)
@@ -184,8 +175,6 @@ def fit_fold(
     deadline: float | None = None,
 ) -> dict:
     """Train one fold (resuming if it was interrupted) and return its result."""
-    import keras
-
     from kagglekit.metrics import score
     from kagglekit.pipeline import inference_dataset, training_dataset
     from kagglekit.predict import load_fold_model, predict_paths, tta_views

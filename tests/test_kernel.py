@@ -97,6 +97,7 @@ def test_build_writes_explicit_metadata_and_one_self_contained_script(cli, workd
     (["--dataset", "justaslug"], "{username}/{dataset-slug}"),
     (["--precision", "half"], "unknown precision"),
     (["--model", "nope"], "unknown model"),
+    (["--model", "efficientnet_b0", "--weights", "imagenet"], "pass --internet"),
 ])
 def test_build_refuses_what_kaggle_would_refuse(cli, workdir, args, message):
     code, out, err = cli("kernel", "build", "-c", DOGS, "--owner", "kaggler", *args)
@@ -334,3 +335,73 @@ def test_ensemble_refuses_a_folder_that_is_not_a_run(cli, workdir):
     code, out, err = cli("ensemble", workdir / "notarun", "--out", workdir / "merged")
     assert code == 1 and "is not a kagglekit run folder" in err
     assert not (workdir / "merged").exists()
+
+
+def test_fold_kernels_of_a_long_name_keep_valid_slugs_and_stay_out_of_the_default(cli, workdir):
+    from kagglekit.kernel import build_kernel, check_name, fold_specs, spec_from_folder
+
+    long_name = "dogs-vs-cats-a-kernel-with-a-name-fifty-chars-long"
+    assert len(long_name) == 50
+    code, out, err = cli("kernel", "build", "-c", DOGS, "--owner", "kaggler", "--folds", "12", "--name", long_name)
+    assert code == 0, err
+    specs = fold_specs(spec_from_folder(workdir / "kernels" / long_name))
+    names = [s.name for s in specs]
+    assert len(set(names)) == 12 and all(len(n) <= 50 and n.endswith(f"-fold{k}") for k, n in enumerate(names))
+    for spec in specs:
+        check_name(spec.name)
+        assert spec.fan_out_of == long_name and spec.config.fold is not None and not spec.predict
+        build_kernel(spec, workdir / "kernels")
+    code, out, err = cli("kernel", "status")  # the fold kernels are followed through the one they came from
+    assert code == 1 and f"nothing was pushed from kernels/{long_name}" in err
+
+
+def test_resume_of_a_fold_kernel_takes_its_own_fold_only_and_never_half_a_copy(tmp_path):
+    from kagglekit.kernel_entry import resume_from
+
+    earlier = tmp_path / "input" / "digits-fan"
+    for k in range(3):
+        (earlier / f"fold_{k}").mkdir(parents=True)
+        (earlier / f"fold_{k}" / "result.json").write_text("{}")
+        (earlier / f"fold_{k}" / "best.keras").write_bytes(b"weights")
+    (earlier / "config.json").write_text("{}")
+    (earlier / "folds.csv").write_text("id,fold\n")
+    working = tmp_path / "working"
+    working.mkdir()
+    assert resume_from(tmp_path / "input", ["digits-fan"], working, only=1) == ["fold_1"]
+    assert sorted(p.name for p in working.iterdir()) == ["config.json", "fold_1", "folds.csv"]
+    assert (working / "fold_1" / "best.keras").read_bytes() == b"weights"
+    assert resume_from(tmp_path / "input", ["digits-fan"], working) == ["fold_0", "fold_2"]  # a whole run takes all
+
+
+def test_kernel_calls_retry_a_download_cut_off_partway(monkeypatch):
+    from kagglekit.errors import KagglekitError
+    from kagglekit.kernel_remote import _kernel_call
+
+    monkeypatch.setenv("KAGGLEKIT_HTTP_BACKOFF", "0")
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise ValueError("Downloaded file size (10) does not match expected size (20)")
+        return "files"
+
+    assert _kernel_call(flaky, "download the output") == "files" and len(calls) == 3
+    calls.clear()
+
+    def always_cut():
+        calls.append(1)
+        raise ValueError("Downloaded file size (10) does not match expected size (20)")
+
+    with pytest.raises(KagglekitError, match="broke partway 4 times"):
+        _kernel_call(always_cut, "download the output")
+    with pytest.raises(KagglekitError, match="the kaggle client refused to push"):
+        _kernel_call(lambda: (_ for _ in ()).throw(ValueError("bad title")), "push")
+
+
+def test_a_damaged_push_record_is_a_clear_error(cli, workdir):
+    code, out, err = cli("kernel", "build", "-c", DOGS, "--owner", "kaggler", "--name", "dogs-damaged")
+    assert code == 0, err
+    (workdir / "kernels" / "dogs-damaged" / "pushed.json").write_text('{"kernels": [')
+    code, out, err = cli("kernel", "status", "dogs-damaged")
+    assert code == 1 and "pushed.json is damaged" in err and "kernel push" in err

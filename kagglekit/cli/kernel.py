@@ -38,9 +38,12 @@ def _folder(name: str | None) -> Path:
 
 
 def _is_fold(folder: Path) -> bool:
-    import re
+    """True for a fold kernel of a fan-out (followed through the kernel it was made from)."""
+    from kagglekit.kernel import BUILD_FILE
+    from kagglekit.runfiles import read_json
 
-    return bool(re.search(r"-fold\d+$", folder.name)) and (folder.parent / re.sub(r"-fold\d+$", "", folder.name)).is_dir()
+    record = read_json(folder / BUILD_FILE, default={}) or {}
+    return bool((record.get("spec") or {}).get("fan_out_of"))
 
 
 @command("build", on=kernel_app)
