@@ -23,6 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable, TypeVar
 
 from kagglekit.competition import Competition
@@ -337,8 +338,20 @@ def submit_file(comp: Competition, file: Path, message: str, data_dir: Path, wai
         raise KagglekitError("the submission message is empty; describe the submission with -m '...'")
     validate_file(comp, file, data_dir)  # an invalid file is never sent
     api = connect()
+    # A retry after a lost answer must not submit twice (each one counts against the daily limit):
+    # before sending again, look for a submission of this file and message that was not there before.
+    earlier = {sub.ref for sub in _recent_submissions(api, comp, policy)}
+    tries = 0
 
     def send():
+        nonlocal tries
+        tries += 1
+        if tries > 1:
+            landed = [sub for sub in api.competition_submissions(comp.slug) or []
+                      if sub and sub.ref not in earlier and sub.description == message and sub.file_name == file.name]
+            if landed:
+                log.warning("the submission had reached Kaggle before the answer was lost: not sending it again")
+                return SimpleNamespace(ref=landed[0].ref, message="submitted (the first answer was lost)")
         answer = api.competition_submit(str(file), message, comp.slug, quiet=True)
         if answer.message == api.COMPETITION_SUBMIT_UPLOAD_FAILED_MESSAGE:
             raise _UploadFailed(answer.message)
@@ -354,6 +367,12 @@ def submit_file(comp: Competition, file: Path, message: str, data_dir: Path, wai
         result = wait_for_score(api, comp, result, policy, timeout)
         _remember(result, message)
     return result
+
+
+def _recent_submissions(api, comp: Competition, policy: RetryPolicy) -> list:
+    """The competition's latest submissions (one page, newest first)."""
+    return [sub for sub in _call(lambda: api.competition_submissions(comp.slug) or [], comp, "list your submissions",
+                                  policy) if sub]
 
 
 def _remember(result: SubmitResult, message: str) -> None:

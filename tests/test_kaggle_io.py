@@ -257,6 +257,18 @@ def test_upload_failures_are_retried(cli, workdir, sandbox):
     assert len(sandbox.store.submissions(DEMO)) == 1
 
 
+def test_a_lost_answer_is_not_submitted_twice(cli, workdir, sandbox):
+    fetch_demo(cli)
+    sandbox.configure(DEMO, daily_limit=1)  # a second copy would be refused: the retry must find the first
+    sandbox.faults.set(lose=1, only="CreateSubmission")
+    code, out, err = cli("submit", demo_data(workdir) / "sample_submission.csv", "-c", DEMO, "-m", "once", "--wait")
+    assert code == 0, err
+    assert "(ref 1)" in out and "public score: 2.30259" in out
+    assert "not sending it again" in err
+    assert [s["description"] for s in sandbox.store.submissions(DEMO)] == ["once"]
+    assert sandbox.stats["CreateSubmission"] == 1
+
+
 def test_submit_defaults_to_the_newest_run_submission(cli, workdir, sandbox):
     fetch_demo(cli)
     code, out, err = cli("submit", "-c", DEMO, "-m", "x")

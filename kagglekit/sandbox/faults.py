@@ -1,4 +1,4 @@
-"""Faults a test can ask the sandbox for: failing calls, dropped downloads, slow answers.
+"""Faults a test can ask the sandbox for: failing calls, lost answers, dropped downloads, slow answers.
 
 Set with ``Sandbox.faults.set(...)`` in-process, or by posting the same JSON
 to ``/sandbox/faults`` (see docs/kaggle.md). Counters run down as faults are
@@ -17,7 +17,8 @@ class FaultPlan:
 
     fail: int = 0  # answer the next N API calls with `status`
     status: int = 500
-    only: str = ""  # restrict `fail` to one API method, e.g. "DownloadDataFiles"
+    only: str = ""  # restrict `fail` and `lose` to one API method, e.g. "DownloadDataFiles"
+    lose: int = 0  # carry out the next N API calls, then answer them with `status` (the answer is lost)
     drop: int = 0  # cut the connection of the next N file downloads ...
     drop_after: int = 65536  # ... after this many bytes of the body
     slow: int = 0  # delay the next N API calls ...
@@ -53,6 +54,15 @@ class Faults:
             plan = self.plan
             if plan.fail > 0 and plan.only in ("", method):
                 plan.fail -= 1
+                return plan.status
+        return None
+
+    def take_lost(self, method: str) -> int | None:
+        """The status to answer METHOD with after carrying it out, or None to answer it normally."""
+        with self._lock:
+            plan = self.plan
+            if plan.lose > 0 and plan.only in ("", method):
+                plan.lose -= 1
                 return plan.status
         return None
 

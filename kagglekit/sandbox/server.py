@@ -253,6 +253,10 @@ class _Handler(BaseHTTPRequestHandler):
             log.info("%s/%s -> %d %s", service, method, err.status, err.message)
             headers = {"WWW-Authenticate": 'Basic realm="kaggle"'} if err.status == 401 else None
             return self._json(err.status, {"code": err.status, "message": err.message}, headers)
+        lost = sb.faults.take_lost(method)
+        if lost:  # done, but the client never hears so (a gateway timeout after the work)
+            log.info("%s/%s by %s -> ok, answered %d (injected fault)", service, method, user, lost)
+            return self._json(lost, {"code": lost, "message": f"injected fault: {method} was done but answered {lost}"})
         log.info("%s/%s by %s -> ok", service, method, user)
         if isinstance(answer, Redirect):
             self.send_response(302)
