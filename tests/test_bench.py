@@ -2,7 +2,8 @@
 
 import pytest
 
-from kagglekit.bench import BenchSettings, results_markdown, run_bench, run_peak_rss
+from kagglekit.bench import BenchSettings, run_bench, run_peak_rss
+from kagglekit.bench_report import results_markdown
 from kagglekit.competition import load_competition
 from kagglekit.errors import KagglekitError
 

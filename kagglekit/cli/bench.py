@@ -31,7 +31,8 @@ def bench(
 ):
     """Time kagglekit against ImageDataGenerator, image_dataset_from_directory and plain model.fit."""
     setup_logging(quiet)
-    from kagglekit.bench import BenchSettings, results_markdown, results_table, run_bench
+    from kagglekit.bench import BenchSettings, run_bench
+    from kagglekit.bench_report import results_markdown, results_table
     from kagglekit.cli.core import resolve_data_dir
     from kagglekit.competition import load_competition
 
