@@ -35,6 +35,7 @@ def bench(
     from kagglekit.bench_report import results_markdown, results_table
     from kagglekit.cli.core import resolve_data_dir
     from kagglekit.competition import load_competition
+    from kagglekit.runfiles import write_text
 
     comp = load_competition(competition)
     settings = BenchSettings(image_size=image_size, batch_size=batch_size, augment=augment, rounds=rounds,
@@ -44,5 +45,5 @@ def bench(
     if out:
         command_line = shlex.join(["kagglekit", *sys.argv[1:]])
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(results_markdown(report, command_line))
+        write_text(Path(out), results_markdown(report, command_line))
         console.print(f"results: {out}")
