@@ -61,7 +61,7 @@ def _callbacks(config: TrainConfig, fold_dir: Path, fold: int, n_folds: int, dea
         *([keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)]
           if config.schedule == "plateau" else []),
         keras.callbacks.BackupAndRestore(str(fold_dir / "backup"), **backup_kwargs),
-        EpochLog(fold, n_folds, config.epochs),
+        EpochLog(fold, n_folds, plan),
     ]
 
 
@@ -78,11 +78,18 @@ class PublishCheckpoint(keras.callbacks.Callback):
 
 
 class EpochLog(keras.callbacks.Callback):
-    """One progress line per epoch: fold, epoch, metrics, and the fold's time left."""
+    """One progress line per epoch: fold, epoch, metrics, and the fold's time left.
 
-    def __init__(self, fold: int, n_folds: int, epochs: int):
+    The epoch count is the plan's (FoldPlan): --epochs, or fewer when --budget cuts the fold.
+    """
+
+    def __init__(self, fold: int, n_folds: int, plan):
         super().__init__()
-        self.fold, self.n_folds, self.epochs = fold, n_folds, epochs
+        self.fold, self.n_folds, self.plan = fold, n_folds, plan
+
+    @property
+    def epochs(self) -> int:
+        return self.plan.planned
 
     def on_train_begin(self, logs=None):
         self.started = time.monotonic()

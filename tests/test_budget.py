@@ -1,6 +1,7 @@
 """--budget: duration parsing, schedules, and a run that ends inside a budget far too short for its epochs."""
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -60,6 +61,8 @@ def test_budget_far_too_short_still_ends_in_time_with_a_usable_run(workdir, cli)
     run = Path(out.split("run folder: ")[1].split()[0])
     results = [json.loads(p.read_text()) for p in run.glob("fold_*/result.json")]
     assert results and all(r["epochs_run"] < 50 for r in results)
+    shown = [int(n) for n in re.findall(r"epoch \d+/(\d+)", err)]
+    assert shown and min(shown) < 50  # once planned, progress counts the plan's epochs, not --epochs
     scores = json.loads((run / "scores.json").read_text())
     assert scores["n_oof"] > 0 and scores["folds"]
     assert json.loads((run / "config.json").read_text())["budget"] == budget
