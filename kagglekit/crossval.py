@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import platform
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ import pandas as pd
 from kagglekit.catalog import Catalog
 from kagglekit.config import MODEL_SETTINGS, TrainConfig, config_from_json
 from kagglekit.errors import KagglekitError
-from kagglekit.runfiles import write_json
+from kagglekit.runfiles import write_json, write_text
 
 log = logging.getLogger("kagglekit")
 
@@ -115,9 +114,7 @@ def prepare_run_dir(run_dir: Path, catalog: Catalog, config: TrainConfig, data_d
                 f"the training images changed since {run_dir} was started (fold assignment differs); pass a new --run-dir"
             )
     else:  # written whole or not at all: a half-written assignment would refuse every later resume
-        partial = folds_path.with_name(f".{folds_path.name}.partial")
-        folds.to_csv(partial, index=False)
-        os.replace(partial, folds_path)
+        write_text(folds_path, folds.to_csv(index=False))
     info = {
         "competition": catalog.competition.slug,
         "competition_file": str(catalog.competition.source),
@@ -142,7 +139,7 @@ def collect_oof(run_dir: Path, catalog: Catalog) -> dict:
     if not parts:
         return {}
     oof = pd.concat(parts, ignore_index=True).sort_values(["fold", "id"]).reset_index(drop=True)
-    oof.to_csv(run_dir / "oof.csv", index=False)
+    write_text(run_dir / "oof.csv", oof.to_csv(index=False))
     proba = oof[[f"p_{c}" for c in comp.labels.classes]].to_numpy()
     results = [json.loads(p.read_text()) for p in sorted(run_dir.glob("fold_*/result.json"))]
     scores = {

@@ -340,15 +340,15 @@ def submit_file(comp: Competition, file: Path, message: str, data_dir: Path, wai
     api = connect()
     # A retry after a lost answer must not submit twice (each one counts against the daily limit):
     # before sending again, look for a submission of this file and message that was not there before.
-    earlier = {sub.ref for sub in _recent_submissions(api, comp, policy)}
+    earlier = {sub.ref for sub in _call(lambda: _submissions(api, comp), comp, "list your submissions", policy)}
     tries = 0
 
     def send():
         nonlocal tries
         tries += 1
         if tries > 1:
-            landed = [sub for sub in api.competition_submissions(comp.slug) or []
-                      if sub and sub.ref not in earlier and sub.description == message and sub.file_name == file.name]
+            landed = [sub for sub in _submissions(api, comp)
+                      if sub.ref not in earlier and sub.description == message and sub.file_name == file.name]
             if landed:
                 log.warning("the submission had reached Kaggle before the answer was lost: not sending it again")
                 return SimpleNamespace(ref=landed[0].ref, message="submitted (the first answer was lost)")
@@ -369,10 +369,9 @@ def submit_file(comp: Competition, file: Path, message: str, data_dir: Path, wai
     return result
 
 
-def _recent_submissions(api, comp: Competition, policy: RetryPolicy) -> list:
-    """The competition's latest submissions (one page, newest first)."""
-    return [sub for sub in _call(lambda: api.competition_submissions(comp.slug) or [], comp, "list your submissions",
-                                  policy) if sub]
+def _submissions(api, comp: Competition) -> list:
+    """Your latest submissions to the competition (the client's first page, newest first)."""
+    return [sub for sub in api.competition_submissions(comp.slug) or [] if sub]
 
 
 def _remember(result: SubmitResult, message: str) -> None:

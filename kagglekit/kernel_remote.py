@@ -66,13 +66,16 @@ def _kernel_call(fn: Callable[[], T], what: str, attempts: int = 4) -> T:
 
     from kagglekit.kaggle_io import _is_cut_off, _is_transient, _reason
 
+    def pause(attempt: int) -> None:
+        time.sleep(min(2 ** attempt, 30) * float(os.environ.get("KAGGLEKIT_HTTP_BACKOFF", "1")))
+
     for attempt in range(1, attempts + 1):
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 return fn()
         except ValueError as exc:  # the client's own checks of the metadata or of a kernel name
             if _is_cut_off(exc) and attempt < attempts:  # a download that broke partway: fetch it again
-                time.sleep(min(2 ** attempt, 30) * float(os.environ.get("KAGGLEKIT_HTTP_BACKOFF", "1")))
+                pause(attempt)
                 continue
             if _is_cut_off(exc):
                 raise KagglekitError(f"could not {what}: the download broke partway {attempts} times; "
@@ -81,7 +84,7 @@ def _kernel_call(fn: Callable[[], T], what: str, attempts: int = 4) -> T:
         except Exception as exc:
             status = getattr(getattr(exc, "response", None), "status_code", None)
             if _is_transient(exc) and status != 429 and attempt < attempts:
-                time.sleep(min(2 ** attempt, 30) * float(os.environ.get("KAGGLEKIT_HTTP_BACKOFF", "1")))
+                pause(attempt)
                 continue
             if isinstance(exc, requests.HTTPError) and status:
                 hint = "; wait for a session to finish or lower --max-concurrent" if status == 429 else ""

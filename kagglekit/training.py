@@ -25,7 +25,7 @@ import pandas as pd
 
 from kagglekit.config import TrainConfig
 from kagglekit.competition import Competition
-from kagglekit.runfiles import read_history, write_json
+from kagglekit.runfiles import read_history, write_json, write_text
 from kagglekit.progress import report_progress
 
 log = logging.getLogger("kagglekit")
@@ -217,7 +217,7 @@ def fit_fold(
     oof = pd.DataFrame({"id": val_rows["id"].to_numpy(), "fold": fold, "label": val_rows["label"].to_numpy()})
     for i, name in enumerate(comp.labels.classes):
         oof[f"p_{name}"] = proba[:, i]
-    oof.to_csv(fold_dir / "oof.csv", index=False)
+    write_text(fold_dir / "oof.csv", oof.to_csv(index=False))
     history = read_history(fold_dir)
     best_epoch = int(history["val_loss"].idxmin()) + 1 if "val_loss" in history and history["val_loss"].notna().any() else None
     result = {

@@ -50,20 +50,18 @@ class Faults:
 
     def take_failure(self, method: str) -> int | None:
         """The status to fail METHOD with, or None to answer it normally."""
-        with self._lock:
-            plan = self.plan
-            if plan.fail > 0 and plan.only in ("", method):
-                plan.fail -= 1
-                return plan.status
-        return None
+        return self._take("fail", method)
 
     def take_lost(self, method: str) -> int | None:
         """The status to answer METHOD with after carrying it out, or None to answer it normally."""
+        return self._take("lose", method)
+
+    def _take(self, counter: str, method: str) -> int | None:
         with self._lock:
-            plan = self.plan
-            if plan.lose > 0 and plan.only in ("", method):
-                plan.lose -= 1
-                return plan.status
+            left = getattr(self.plan, counter)
+            if left > 0 and self.plan.only in ("", method):
+                setattr(self.plan, counter, left - 1)
+                return self.plan.status
         return None
 
     def take_delay(self) -> float:
