@@ -4,8 +4,8 @@ Images are decoded once (JPEG or PNG; grayscale, RGBA and CMYK become RGB),
 resized to the model's input size and cached as uint8, which is four times
 smaller than floats. Shuffling, augmentation (one fused warp per batch) and
 the conversion to float32 happen after the cache, every epoch. Parallel maps
-are tuned by AUTOTUNE and kept in order, so a seed fixes every epoch.
-The model receives float32 pixels in [0, 255] and does its own scaling.
+run AUTOTUNE calls (one per core) and are kept in order, so a seed fixes every
+epoch. The model receives float32 pixels in [0, 255] and does its own scaling.
 """
 
 from __future__ import annotations
@@ -104,7 +104,23 @@ def training_dataset(
         return x, y
 
     ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _without_model_autotuning(ds.prefetch(tf.data.AUTOTUNE))
+
+
+def _without_model_autotuning(ds):
+    """DS with tf.data's model-based autotuning off.
+
+    Its background thread makes the destruction of an iterator wait for the
+    thread's next wake-up, seconds later, and Keras makes a new iterator every
+    epoch: measured here (2 CPU cores, TF 2.21), a 512-image epoch took 13-20 s
+    with it and 12.5 s without; a 1,600-image epoch 9.2 s vs 8.7 s. Without it,
+    AUTOTUNE parallel calls run one per core and prefetch still sizes its buffer.
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
 
 
 def inference_dataset(paths, image_size: int, batch_size: int, labels=None, cache: str | Path | None = None):
@@ -119,4 +135,4 @@ def inference_dataset(paths, image_size: int, batch_size: int, labels=None, cach
         ds = ds.map(to_model_input, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         ds = ds.map(lambda x, y: (to_model_input(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _without_model_autotuning(ds.prefetch(tf.data.AUTOTUNE))
