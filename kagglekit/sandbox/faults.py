@@ -1,7 +1,7 @@
 """Faults a test can ask the sandbox for: failing calls, lost answers, dropped downloads, slow answers.
 
 Set with ``Sandbox.faults.set(...)`` in-process, or by posting the same JSON
-to ``/sandbox/faults`` (see docs/kaggle.md). Counters run down as faults are
+to ``/sandbox/faults`` (see the README, "Control endpoints"). Counters run down as faults are
 served; ``clear()`` ends them all.
 """
 
