@@ -23,7 +23,7 @@ from typing import Callable, TypeVar
 
 from kagglekit.errors import KagglekitError
 from kagglekit.kernel import KernelSpec, build_kernel, fold_specs, read_kernel_folder
-from kagglekit.runfiles import write_json
+from kagglekit.runfiles import read_json, write_json
 
 log = logging.getLogger("kagglekit")
 T = TypeVar("T")
@@ -228,7 +228,6 @@ def localize_run(run_dir: Path, competition_file: str, kernel_id: str) -> None:
     """Point run.json at the local competition definition and data folder instead of /kaggle/input."""
     from kagglekit.competition import load_competition_file
     from kagglekit.config import default_data_dir
-    from kagglekit.runfiles import read_json
 
     path = Path(run_dir) / "run.json"
     info = read_json(path, default={})
