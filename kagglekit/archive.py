@@ -7,13 +7,10 @@ entry that would land outside it.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import zipfile
-from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
+from kagglekit.atomic import atomic_folder
 from kagglekit.errors import KagglekitError
 
 
@@ -39,31 +36,13 @@ def check_archive(zip_path: Path) -> list[str]:
     return names
 
 
-@contextmanager
-def atomic_folder(dest: Path):
-    """Yield a temporary sibling of DEST to fill; it replaces DEST only if the block completes.
-
-    An interrupted fill never leaves a DEST that looks complete.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
-    try:
-        yield tmp
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def extract_once(zip_path: Path, dest: Path) -> Path:
     """Extract ZIP_PATH into DEST unless DEST is already complete; return DEST."""
     dest = Path(dest)
     if dest.is_dir():
         return dest
     check_archive(zip_path)
-    with atomic_folder(dest) as tmp, zipfile.ZipFile(zip_path) as zf:
+    # First one wins: another process (a second `train --fold K`) may extract the same archive.
+    with atomic_folder(dest, replace=False) as tmp, zipfile.ZipFile(zip_path) as zf:
         zf.extractall(tmp)
     return dest

@@ -15,7 +15,6 @@ than absolute numbers on a shared machine. bench_report turns the rows into RESU
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import os
@@ -239,6 +238,7 @@ def bench_training(comp, paths, labels, s: BenchSettings, workdir: Path) -> list
 
     from kagglekit.config import TrainConfig
     from kagglekit.pipeline import inference_dataset, training_dataset
+    from kagglekit.run_folder import RunFolder
     from kagglekit.training import _callbacks, _targets, build_compiled_model
 
     n_train = min(s.train_images, len(paths) * 4 // 5)
@@ -256,15 +256,13 @@ def bench_training(comp, paths, labels, s: BenchSettings, workdir: Path) -> list
     val_ds = inference_dataset(val_paths, s.image_size, s.batch_size, labels=y_val, cache="")
     x_train = decoded_images(train_paths, s.image_size).astype(np.float32)
     x_val = decoded_images(val_paths, s.image_size).astype(np.float32)
-    fold_dir = Path(workdir) / "fold_0"
-    fold_dir.mkdir(parents=True, exist_ok=True)
-
-    # The lead's training loop grew a steps-per-epoch argument; pass it when it is there.
-    extra = [-(-n_train // s.batch_size)] if "steps" in inspect.signature(_callbacks).parameters else []
+    fold = RunFolder(workdir).fold(0)
+    fold.path.mkdir(parents=True, exist_ok=True)
+    steps = -(-n_train // s.batch_size)
 
     def kagglekit_epoch():
         models["kagglekit"].fit(train_ds, validation_data=val_ds, epochs=1, verbose=0,
-                                callbacks=_callbacks(config, fold_dir, 0, 1, None, *extra))
+                                callbacks=_callbacks(config, fold, 1, None, steps))
 
     def plain_epoch():
         models["plain"].fit(x_train, y_train, batch_size=s.batch_size, validation_data=(x_val, y_val),

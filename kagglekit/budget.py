@@ -1,18 +1,18 @@
-"""Time budgets and learning-rate schedules: how long each fold may train, and how its rate moves.
+"""Time budgets: how long each fold may train.
 
 `kagglekit train --budget 45m` gives the whole run a deadline. crossval shares
 the time left equally among the folds still to train (time a fold leaves
 unused goes to the next ones). Within a fold, FoldPlan times the first steps,
 plans how many epochs fit before the fold's deadline (less the time the fold's
 out-of-fold prediction will take), stops after the planned epoch, and stops
-mid-epoch rather than overrun. LearningRate follows the plan, so a cosine or
-one-cycle schedule ends at its low point when the budget ends.
+mid-epoch rather than overrun. The learning-rate schedules (schedules.py)
+follow the plan, so a cosine or one-cycle schedule ends at its low point when
+the budget ends.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 
 import keras
@@ -28,25 +28,6 @@ def fold_deadline(run_deadline: float, folds_left: int, now: float | None = None
     now = time.time() if now is None else now
     usable = (run_deadline - now) * (1 - END_MARGIN)
     return now + usable / max(folds_left, 1)
-
-
-def learning_rate_at(schedule: str, base: float, step: int, total: int, warmup: float) -> float:
-    """The learning rate at STEP of TOTAL steps for the cosine and onecycle schedules.
-
-    cosine: linear warm-up over WARMUP of the steps, then a cosine decay to 0.
-    onecycle: from base/25 up to base over 30% of the steps, then cosine down to base/2500
-    (Smith's one-cycle policy with cosine annealing, as in fastai's fit_one_cycle).
-    """
-    total = max(total, 1)
-    if schedule == "onecycle":
-        warmup, start, end = 0.3, base / 25, base / 2500
-    else:
-        start, end = 0.0, 0.0
-    rise = max(int(warmup * total), 1) if warmup > 0 else 0
-    if step < rise:
-        return start + (base - start) * (step + 1) / rise
-    progress = min((step - rise) / max(total - rise, 1), 1.0)
-    return end + (base - end) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 class FoldPlan(keras.callbacks.Callback):
@@ -140,16 +121,3 @@ class FoldPlan(keras.callbacks.Callback):
         if not self.cycles or planned < self.planned:
             log.info("time budget: %.1fs per epoch, planning %d epochs for this fold", self._epoch_time(), planned)
         self.planned = planned
-
-
-class LearningRate(keras.callbacks.Callback):
-    """Sets the learning rate every step from a cosine or one-cycle schedule over the planned steps."""
-
-    def __init__(self, schedule: str, base: float, warmup: float, plan: FoldPlan):
-        super().__init__()
-        self.schedule, self.base, self.warmup, self.plan = schedule, base, warmup, plan
-
-    def on_train_batch_begin(self, batch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy())  # survives BackupAndRestore
-        self.model.optimizer.learning_rate.assign(
-            learning_rate_at(self.schedule, self.base, step, self.plan.total_steps, self.warmup))

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from kagglekit.archive import extract_once
+from kagglekit.atomic import write_json
 from kagglekit.competition import Competition
 from kagglekit.errors import KagglekitError
 
@@ -102,9 +103,31 @@ def _labels_from_filenames(comp: Competition, paths: list[Path]) -> list[str]:
     return labels
 
 
-def _labels_from_csv(comp: Competition, data_dir: Path, paths: list[Path]) -> list[str]:
-    from kagglekit.submission import read_csv_text
+def read_csv_text(path: Path, what: str) -> pd.DataFrame:
+    """Read a CSV keeping every cell as text, with a clear error when it cannot be read."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise KagglekitError(f"{what} {path} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise KagglekitError(f"{what} {path} is a folder, not a CSV file; pass the file") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise KagglekitError(f"{what} {path} is not a readable CSV ({str(exc).splitlines()[0]})") from None
 
+
+def read_sample(comp: Competition, data_dir: Path) -> pd.DataFrame | None:
+    """The competition's sample submission as text cells, or None when it has none."""
+    if not comp.files.sample_submission:
+        return None
+    path = Path(data_dir) / comp.files.sample_submission
+    if not path.is_file():
+        raise KagglekitError(
+            f"sample submission {path} not found; run 'kagglekit fetch -c {comp.slug}' or pass --data-dir"
+        )
+    return read_csv_text(path, "sample submission")
+
+
+def _labels_from_csv(comp: Competition, data_dir: Path, paths: list[Path]) -> list[str]:
     spec = comp.labels
     table = read_csv_text(Path(data_dir) / spec.file, "labels file")
     for col in (spec.id_column, spec.label_column):
@@ -224,14 +247,14 @@ def find_unreadable(paths: list[str]) -> dict[str, str]:
     key.update(json.dumps(stats).encode())
     memo = cache_dir() / "checked" / f"{key.hexdigest()[:20]}.json"
     if memo.is_file():
-        return json.loads(memo.read_text())
+        try:
+            return json.loads(memo.read_text())
+        except (OSError, ValueError):  # a damaged memo is only a lost shortcut: check again
+            pass
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
         reasons = list(pool.map(_check_image, paths))
     bad = {p: r for p, r in zip(paths, reasons) if r is not None}
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    tmp = memo.with_suffix(".partial")
-    tmp.write_text(json.dumps(bad))
-    os.replace(tmp, memo)
+    write_json(memo, bad)
     return bad
 
 
@@ -242,8 +265,6 @@ def _name_list(paths, limit: int = 5) -> str:
 
 def build_catalog(comp: Competition, data_dir: Path, with_test: bool = True) -> Catalog:
     """Read, label and check a competition's train (and test) images."""
-    from kagglekit.submission import read_sample
-
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise KagglekitError(

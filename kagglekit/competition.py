@@ -8,6 +8,8 @@ in ``./kagglekit.toml`` so that bare commands know which competition to use.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
 import tomllib
@@ -16,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 
 from kagglekit.errors import KagglekitError
+
+log = logging.getLogger("kagglekit")
 
 LABEL_SOURCES = ("filename", "csv", "folders")
 SUBMISSION_KINDS = ("probability", "label", "class_columns")
@@ -187,10 +191,9 @@ def load_competition_file(path: Path) -> Competition:
     return parse_competition(data, source=Path(path))
 
 
-def _candidates(search_dir: Path) -> list[Path]:
-    local = sorted(search_dir.glob("**/*.toml")) if search_dir.is_dir() else []
-    shipped = sorted(Path(str(p)) for p in resources.files("kagglekit.competitions").iterdir() if p.name.endswith(".toml"))
-    return local + shipped
+def _shipped() -> list[Path]:
+    """The definitions that come with the package (the one source of truth for the competitions it ships)."""
+    return sorted(Path(str(p)) for p in resources.files("kagglekit.competitions").iterdir() if p.name.endswith(".toml"))
 
 
 def _slug_of(path: Path) -> str | None:
@@ -203,8 +206,9 @@ def _slug_of(path: Path) -> str | None:
 
 def known_competitions(search_dir: Path = Path("competitions")) -> dict[str, Path]:
     """Slug -> definition file, local definitions taking precedence over shipped ones."""
+    local = sorted(search_dir.glob("**/*.toml")) if search_dir.is_dir() else []
     found: dict[str, Path] = {}
-    for path in _candidates(search_dir):
+    for path in local + _shipped():
         slug = _slug_of(path)
         if slug and slug not in found:
             found[slug] = path
@@ -227,8 +231,10 @@ def default_competition() -> str | None:
 
 def set_default_competition(name: str) -> Competition:
     """Check that NAME resolves, then store it as the default in ./kagglekit.toml."""
+    from kagglekit.atomic import write_text
+
     comp = load_competition(name)
-    Path(DEFAULTS_FILE).write_text(f'competition = "{name}"\n')
+    write_text(Path(DEFAULTS_FILE), f"competition = {json.dumps(name)}\n")  # a JSON string is a TOML basic string
     return comp
 
 
@@ -244,4 +250,7 @@ def load_competition(name: str | None = None, search_dir: Path = Path("competiti
         raise KagglekitError(
             f"unknown competition '{name}'; known: {', '.join(sorted(found))} (or pass a path to a .toml file)"
         )
+    shipped = {_slug_of(p): p for p in _shipped()}
+    if name in shipped and found[name] != shipped[name]:
+        log.warning("using %s, which overrides kagglekit's own definition of %s", found[name], name)
     return load_competition_file(found[name])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kagglekit.archive import atomic_folder
+from kagglekit.atomic import atomic_folder
 
 SLUG = "demo-digits"
 N_TEST = 300
@@ -33,7 +33,7 @@ def write_demo_competition(out_dir: Path, seed: int = 0) -> Path:
     order = np.random.default_rng(seed).permutation(len(digits.images))
     pixels = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
     ids = [f"{i:05d}" for i in range(len(order))]
-    with atomic_folder(out_dir) as tmp:
+    with atomic_folder(out_dir, replace=False) as tmp:  # the sandbox and a command may both write it
         (tmp / "train").mkdir()
         (tmp / "test").mkdir()
         rows_train, rows_test = [], []

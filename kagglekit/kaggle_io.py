@@ -19,13 +19,13 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, TypeVar
 
+from kagglekit.atomic import write_json
 from kagglekit.competition import Competition
 from kagglekit.errors import KagglekitError
 
@@ -271,11 +271,7 @@ def _read_marker(data_dir: Path) -> dict | None:
 
 
 def _write_marker(data_dir: Path, content: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f"{FETCH_MARKER}.", dir=data_dir)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(content, fh, indent=1)
-    os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide it from a shared data folder's other users
-    os.replace(tmp, data_dir / FETCH_MARKER)
+    write_json(data_dir / FETCH_MARKER, content)
 
 
 def _up_to_date(comp: Competition, data_dir: Path, identity: dict) -> bool:
@@ -319,12 +315,14 @@ def _replace(src: Path, dst: Path) -> None:
 # -- submit ------------------------------------------------------------------
 
 def default_submission_file(comp: Competition) -> Path:
-    """The newest runs/<slug>/*/submission.csv that 'kagglekit predict' wrote."""
-    found = sorted(Path("runs", comp.slug).glob("*/submission.csv"), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise KagglekitError(f"no submission file given and none under runs/{comp.slug}/; "
+    """The newest submission.csv that 'kagglekit predict' wrote into a run of the competition."""
+    from kagglekit.run_folder import RUNS_ROOT, latest_submission_file
+
+    found = latest_submission_file(comp.slug)
+    if found is None:
+        raise KagglekitError(f"no submission file given and none under {RUNS_ROOT}/{comp.slug}/; "
                              "pass FILE or run 'kagglekit predict' first")
-    return found[-1]
+    return found
 
 
 def submit_file(comp: Competition, file: Path, message: str, data_dir: Path, wait: bool = False,
@@ -376,12 +374,13 @@ def _submissions(api, comp: Competition) -> list:
 
 def _remember(result: SubmitResult, message: str) -> None:
     """Note the submission in the run folder it came from, so `kagglekit runs` shows it and its score."""
-    from kagglekit.runs import record_submission, run_dir_of
+    from kagglekit.run_folder import RunFolder, record_submission, run_dir_of
 
     run = run_dir_of(result.file)
     if run is not None:
         score = float(result.public_score) if result.public_score not in (None, "") else None
-        record_submission(run, result.file, message, ref=str(result.ref), status=result.status, public_score=score)
+        record_submission(RunFolder(run), result.file, message, ref=str(result.ref), status=result.status,
+                          public_score=score)
 
 
 def wait_for_score(api, comp: Competition, submitted: SubmitResult, policy: RetryPolicy,

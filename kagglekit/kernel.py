@@ -32,7 +32,7 @@ import kagglekit
 from kagglekit.competition import Competition
 from kagglekit.config import TrainConfig
 from kagglekit.errors import KagglekitError
-from kagglekit.runfiles import write_json, write_text
+from kagglekit.atomic import write_json, write_text
 
 METADATA_FILE = "kernel-metadata.json"
 BUILD_FILE = "kagglekit-kernel.json"
@@ -297,6 +297,15 @@ def read_kernel_folder(folder: Path) -> tuple[dict, dict]:
     except ValueError as exc:
         raise KagglekitError(f"{folder} holds a damaged kernel file ({exc}); build it again with 'kagglekit kernel build'") from None
     return meta, record
+
+
+def is_fold_kernel(folder: Path) -> bool:
+    """True for a fold kernel of a fan-out (followed through the kernel it was made from)."""
+    try:
+        _, record = read_kernel_folder(folder)
+    except KagglekitError:
+        return False
+    return bool((record.get("spec") or {}).get("fan_out_of"))
 
 
 def spec_from_folder(folder: Path) -> KernelSpec:

@@ -19,14 +19,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from kagglekit.atomic import write_json
 from kagglekit.errors import KagglekitError
-from kagglekit.runfiles import write_json
+from kagglekit.run_folder import RunFolder, copy_fold, copy_run_files
 
 log = logging.getLogger("kagglekit")
 
@@ -50,10 +50,10 @@ def competition_dir(input_root: Path, slug: str) -> Path:
                          f"add the competition {slug} as an input of the kernel")
 
 
-def _earlier_output(input_root: Path, name: str) -> Path | None:
+def _earlier_output(input_root: Path, name: str) -> RunFolder | None:
     for candidate in (input_root / name, *input_root.glob(f"notebooks/*/{name}")):
-        if (candidate / "config.json").is_file():
-            return candidate
+        if RunFolder(candidate).is_run():
+            return RunFolder(candidate)
     return None
 
 
@@ -63,28 +63,19 @@ def resume_from(input_root: Path, names: list[str], working: Path, only: int | N
     ONLY (the fold of a fan-out kernel) limits the copy to that fold, so the
     kernel's output holds one fold and `ensemble` can merge it with the others.
     """
-    from kagglekit.archive import atomic_folder
-
     taken = []
+    here = RunFolder(working)
     for name in names:
         earlier = _earlier_output(input_root, name)
         if earlier is None:
             log.warning("no earlier output of kernel %s under %s; starting without it", name, input_root)
             continue
-        for item in ("config.json", "folds.csv"):
-            if not (working / item).exists():
-                shutil.copy2(earlier / item, working / item)
-        for fold_dir in sorted(earlier.glob("fold_*")):
-            if only is not None and fold_dir.name != f"fold_{only}":
-                continue
-            target = working / fold_dir.name
-            done_there = (fold_dir / "result.json").is_file()
-            if (target / "result.json").is_file() or (target.exists() and not done_there):
-                continue
-            with atomic_folder(target) as partial:  # a copy cut short never looks like a fold
-                shutil.copytree(fold_dir, partial, dirs_exist_ok=True)
-            taken.append(f"{fold_dir.name}{'' if done_there else ' (checkpoint)'}")
-        log.info("resuming from %s: %s", earlier, ", ".join(taken) or "no folds")
+        copy_run_files(earlier, here)
+        for fold in earlier.folds():
+            if only is None or fold.number == only:
+                what = copy_fold(fold, here)
+                taken += [what] if what else []
+        log.info("resuming from %s: %s", earlier.path, ", ".join(taken) or "no folds")
     return taken
 
 
@@ -122,9 +113,9 @@ def run(options: dict, competition_file: Path, input_root: Path, working: Path, 
     _, scores = train_folds(catalog, config, data_dir, working, started=started)
     summary = {"kernel": options.get("kernel"), "competition": comp.slug, "resumed": resumed, "scores": scores}
     if options["predict"]:
-        from kagglekit.predict import write_run_submission
+        from kagglekit.submission import write_run_submission
 
-        summary["submission"] = write_run_submission(working, catalog, data_dir, working / "submission.csv")
+        summary["submission"] = write_run_submission(working, catalog, data_dir, RunFolder(working).submission)
     return summary
 
 

@@ -23,7 +23,8 @@ from typing import Callable, TypeVar
 
 from kagglekit.errors import KagglekitError
 from kagglekit.kernel import KernelSpec, build_kernel, fold_specs, read_kernel_folder
-from kagglekit.runfiles import read_json, write_json
+from kagglekit.atomic import write_json
+from kagglekit.run_folder import RunFolder, localize
 
 log = logging.getLogger("kagglekit")
 T = TypeVar("T")
@@ -214,13 +215,13 @@ def download_output(kernel_id: str, run_dir: Path, competition_file: str) -> lis
     from kagglekit.kaggle_io import connect
 
     api = connect()
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    files, _ = _kernel_call(lambda: api.kernels_output(kernel_id, str(run_dir), force=True, quiet=True),
+    run = RunFolder(run_dir)
+    run.path.mkdir(parents=True, exist_ok=True)
+    files, _ = _kernel_call(lambda: api.kernels_output(kernel_id, str(run.path), force=True, quiet=True),
                             f"download the output of {kernel_id}")
-    if not (run_dir / "config.json").is_file():
-        raise KagglekitError(f"the output of {kernel_id} holds no run folder (no config.json); see its log in {run_dir}")
-    localize_run(run_dir, competition_file, kernel_id)
+    if not run.is_run():
+        raise KagglekitError(f"the output of {kernel_id} holds no run folder (no settings); see its log in {run.path}")
+    localize_run(run.path, competition_file, kernel_id)
     return [Path(f) for f in files]
 
 
@@ -229,10 +230,5 @@ def localize_run(run_dir: Path, competition_file: str, kernel_id: str) -> None:
     from kagglekit.competition import load_competition_file
     from kagglekit.config import default_data_dir
 
-    path = Path(run_dir) / "run.json"
-    info = read_json(path, default={})
     comp = load_competition_file(Path(competition_file))
-    info.update(kernel=kernel_id, kernel_data_dir=info.get("data_dir"), competition=comp.slug,
-                competition_file=str(Path(competition_file).resolve()),
-                data_dir=str(default_data_dir(comp.slug).resolve()))
-    write_json(path, info)
+    localize(RunFolder(run_dir), Path(competition_file), comp.slug, default_data_dir(comp.slug), kernel=kernel_id)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kagglekit.atomic import atomic_open
 from kagglekit.errors import KagglekitError
 
 log = logging.getLogger("kagglekit")
@@ -85,5 +86,6 @@ def write_preview(comp, data_dir: Path, out: Path, augment: str, image_size: int
                  y=1 - 12 / height, fontsize="medium")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=DPI)
+    with atomic_open(out, "wb") as fh:
+        fig.savefig(fh, dpi=DPI, format="png")
     return out

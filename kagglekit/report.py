@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from kagglekit.atomic import atomic_open, write_text
+from kagglekit.config import config_to_json
 from kagglekit.errors import KagglekitError
 from kagglekit.progress import report_progress
-from kagglekit.runfiles import read_history, read_json
+from kagglekit.run_folder import RunFolder, read_history
 
 log = logging.getLogger("kagglekit")
 
@@ -75,17 +75,15 @@ class RunData:
 
 def load_run(run_dir: Path) -> RunData:
     """Read a run folder's settings, fold histories and OOF predictions."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise KagglekitError(f"{run_dir} is not a kagglekit run folder (no config.json); pass the folder 'train' wrote")
-    if not (run_dir / "oof.csv").is_file():
-        raise KagglekitError(f"run {run_dir} has no finished fold (no oof.csv); run 'kagglekit train' first")
-    oof = pd.read_csv(run_dir / "oof.csv", dtype={"id": str})
+    run = RunFolder(run_dir)
+    config = config_to_json(run.read_config())  # a clear error for a folder that is not a run
+    oof = run.read_oof()
+    if oof is None:
+        raise KagglekitError(f"run {run.path} has no finished fold (no oof.csv); run 'kagglekit train' first")
     classes = [c[2:] for c in oof.columns if c.startswith("p_")]
-    results = [json.loads(p.read_text()) for p in sorted(run_dir.glob("fold_*/result.json"))]
-    histories = {r["fold"]: read_history(run_dir / f"fold_{r['fold']}") for r in results}
-    return RunData(run_dir, read_json(run_dir / "config.json", {}), read_json(run_dir / "run.json", {}),
-                   read_json(run_dir / "scores.json", {}), results, histories, oof, classes)
+    results = run.results()
+    histories = {r["fold"]: read_history(run.fold(r["fold"])) for r in results}
+    return RunData(run.path, config, run.read_record(required=False), run.read_scores(), results, histories, oof, classes)
 
 
 def new_figure(name: str):
@@ -303,7 +301,7 @@ def write_report(run_dir: Path, out_dir: Path | None = None) -> dict[str, Path]:
     Returns figure name (and "html") -> path written.
     """
     run = load_run(run_dir)
-    out = Path(out_dir) if out_dir else run.run_dir / "report"
+    out = Path(out_dir) if out_dir else RunFolder(run.run_dir).report
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     log.info("drawing the report of %s", run.run_dir)
@@ -311,10 +309,9 @@ def write_report(run_dir: Path, out_dir: Path | None = None) -> dict[str, Path]:
         report_progress(log, "report", f"report: {name}.png", i, len(FIGURES))
         fig = draw(run)
         path = out / f"{name}.png"
-        # Through a temporary file: folds trained in parallel may finish, and report, at the same time.
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial.png")
-        fig.savefig(tmp, dpi=DPI)
-        os.replace(tmp, path)
+        # Atomically: folds trained in parallel may finish, and report, at the same time.
+        with atomic_open(path, "wb") as fh:
+            fig.savefig(fh, dpi=DPI, format="png")
         written[name] = path
     written["html"] = write_html(run, written, out / "report.html")
     report_progress(log, "report", "report", len(FIGURES), len(FIGURES))
@@ -342,6 +339,11 @@ def _summary_rows(run: RunData) -> list[tuple[str, str]]:
         ("images", f"{scores.get('n_oof', len(run.oof))} out-of-fold predictions"
                    + (f" (a sample of {config['sample']})" if config.get("sample") else "")),
     ]
+    for r in run.results:  # each fold as it was trained (a resumed run may have raised --epochs)
+        trained = r.get("settings") or {}
+        rows.append((f"fold {r['fold']}", f"{r.get('epochs_run', '?')} of up to {trained.get('epochs', '?')} epochs "
+                                          f"(best {r.get('best_epoch')}), {r.get('seconds', 0):.0f} s, "
+                                          f"{r.get('metric', 'score')} {r.get('score', float('nan')):.4f}"))
     if scores:
         rows.append((f"OOF {scores['metric']}", f"{scores['oof_score']:.4f}"))
         rows.append(("OOF accuracy", f"{scores['oof_accuracy']:.4f}"))
@@ -378,7 +380,4 @@ img {{ max-width: 100%; border: 1px solid #ddd; }} .file {{ font-size: small; }}
 {"".join(sections)}
 </body></html>
 """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, page)

@@ -1,21 +1,15 @@
 """The runs on disk: their settings, OOF scores, time taken, and what was submitted.
 
-Every run folder (see crossval.py) is found by its config.json under
-``runs/<slug>/``. Submissions made from a run are recorded in the run's
-``submissions.json``, a list that ``record_submission`` appends to (or
-updates, once Kaggle has scored a submission), so that ``kagglekit runs``
-can say which runs were submitted and how they scored.
+Run folders are found and read through kagglekit.run_folder; this module
+only summarizes them for `kagglekit runs`.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kagglekit.runfiles import read_json, write_json
-
-SUBMISSIONS_FILE = "submissions.json"
+from kagglekit.run_folder import RUNS_ROOT, RunFolder, find_run_dirs, read_json, read_submissions
 
 
 @dataclass(frozen=True)
@@ -46,57 +40,19 @@ class RunSummary:
         return self.folds_done >= self.folds
 
 
-def read_submissions(run_dir: Path) -> list[dict]:
-    """The submissions recorded for RUN_DIR, oldest first."""
-    data = read_json(Path(run_dir) / SUBMISSIONS_FILE, [])
-    return data if isinstance(data, list) else []
-
-
-def record_submission(
-    run_dir: Path,
-    file: Path,
-    message: str = "",
-    ref: str | None = None,
-    status: str | None = None,
-    public_score: float | None = None,
-    private_score: float | None = None,
-) -> dict:
-    """Record a submission of FILE made from RUN_DIR; with the REF of one already recorded, update it.
-
-    Call it once when the file is uploaded and again when Kaggle has scored it.
-    """
-    run_dir = Path(run_dir)
-    entries = read_submissions(run_dir)
-    entry = next((e for e in entries if ref is not None and e.get("ref") == ref), None)
-    if entry is None:
-        entry = {"ref": ref, "file": str(file), "message": message, "submitted": time.strftime("%Y-%m-%d %H:%M:%S")}
-        entries.append(entry)
-    for key, value in (("status", status), ("public_score", public_score), ("private_score", private_score)):
-        if value is not None:
-            entry[key] = value
-    write_json(run_dir / SUBMISSIONS_FILE, entries)
-    return entry
-
-
-def run_dir_of(file: Path) -> Path | None:
-    """The run folder a submission file was written into (predict's default), if it was."""
-    folder = Path(file).resolve().parent
-    return folder if (folder / "config.json").is_file() and (folder / "run.json").is_file() else None
-
-
 def summarize_run(run_dir: Path) -> RunSummary:
     """Read one run folder's settings, scores, times and submissions."""
-    run_dir = Path(run_dir)
-    config = read_json(run_dir / "config.json", {})
-    info = read_json(run_dir / "run.json", {})
-    scores = read_json(run_dir / "scores.json", {})
-    results = [read_json(p, {}) for p in sorted(run_dir.glob("fold_*/result.json"))]
-    submissions = read_submissions(run_dir)
+    run = RunFolder(run_dir)
+    config = read_json(run.config, {}) or {}
+    info = read_json(run.record, {}) or {}
+    scores = run.read_scores()
+    results = run.results()
+    submissions = read_submissions(run)
     scored = [s["public_score"] for s in submissions if s.get("public_score") is not None]
     seconds = sum(r.get("seconds", 0.0) for r in results) if results else None
     return RunSummary(
-        run_dir=run_dir,
-        competition=info.get("competition", run_dir.parent.name),
+        run_dir=run.path,
+        competition=info.get("competition", run.path.parent.name),
         model=config.get("model", "?"),
         image_size=config.get("image_size", 0),
         augment=config.get("augment", "?"),
@@ -115,9 +71,7 @@ def summarize_run(run_dir: Path) -> RunSummary:
     )
 
 
-def find_runs(slug: str | None = None, root: Path = Path("runs")) -> list[RunSummary]:
+def find_runs(slug: str | None = None, root: Path = RUNS_ROOT) -> list[RunSummary]:
     """Every run folder under ROOT (only competition SLUG's when given), oldest first."""
-    pattern = f"{slug}/*/config.json" if slug else "*/*/config.json"
-    folders = [p.parent for p in Path(root).glob(pattern)]
-    runs = [summarize_run(p) for p in folders]
+    runs = [summarize_run(p) for p in find_run_dirs(root, slug)]
     return sorted(runs, key=lambda r: (r.started or "", str(r.run_dir)))

@@ -8,14 +8,14 @@ and the file appears only once it is complete (written beside, then renamed).
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from kagglekit.atomic import atomic_open
+from kagglekit.catalog import Catalog, read_csv_text, read_sample
 from kagglekit.competition import Competition
 from kagglekit.errors import KagglekitError
 
@@ -30,16 +30,6 @@ def expected_columns(comp: Competition, sample: pd.DataFrame | None) -> list[str
     if sub.kind == "class_columns":
         return [sub.id_column, *comp.labels.classes]
     return [sub.id_column, sub.label_column]
-
-
-def read_csv_text(path: Path, what: str) -> pd.DataFrame:
-    """Read a CSV keeping every cell as text, with a clear error when it cannot be read."""
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise KagglekitError(f"{what} {path} does not exist; check the path") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise KagglekitError(f"{what} {path} is not a readable CSV ({str(exc).splitlines()[0]})") from None
 
 
 def _value_columns(comp: Competition, columns: list[str]) -> list[str]:
@@ -133,29 +123,9 @@ def check_submission(comp: Competition, df: pd.DataFrame, sample: pd.DataFrame |
 
 def write_submission(df: pd.DataFrame, path: Path) -> Path:
     """Write DF to PATH atomically: a crash leaves the old file or none, never half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            df.to_csv(fh, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def read_sample(comp: Competition, data_dir: Path) -> pd.DataFrame | None:
-    """The competition's sample submission as text cells, or None when it has none."""
-    if not comp.files.sample_submission:
-        return None
-    path = Path(data_dir) / comp.files.sample_submission
-    if not path.is_file():
-        raise KagglekitError(
-            f"sample submission {path} not found; run 'kagglekit fetch -c {comp.slug}' or pass --data-dir"
-        )
-    return read_csv_text(path, "sample submission")
+    with atomic_open(path, "w", newline="") as fh:
+        df.to_csv(fh, index=False)
+    return Path(path)
 
 
 def validate_file(comp: Competition, path: Path, data_dir: Path) -> pd.DataFrame:
@@ -201,3 +171,18 @@ def score_submission(comp: Competition, submission: pd.DataFrame, solution: pd.D
     submission = submission.set_index(submission[sub_id].astype(str)).loc[solution.index]
     return score(comp.metric, solution_labels(comp, solution.reset_index(drop=True)),
                  submission_probabilities(comp, submission.reset_index(drop=True)))
+
+
+def write_run_submission(run_dir: Path, catalog: Catalog, data_dir: Path, out: Path | None,
+                         tta: int | None = None) -> dict:
+    """Predict with a run's folds, lay the result out, check it and write it atomically; returns a summary."""
+    from kagglekit.predict import predict_test
+    from kagglekit.run_folder import RunFolder
+
+    comp = catalog.competition
+    ids, proba, folds = predict_test(run_dir, catalog, tta)
+    sample = read_sample(comp, data_dir)
+    df = build_submission(comp, ids, proba, sample)
+    check_submission(comp, df, sample)
+    path = write_submission(df, out or RunFolder(run_dir).submission)
+    return {"path": str(path), "rows": len(df), "folds": folds, "prior_rows": int((~catalog.test["readable"]).sum())}

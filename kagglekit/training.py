@@ -1,12 +1,10 @@
 """Fitting one fold: model, callbacks, checkpoints that survive a crash, out-of-fold predictions.
 
-A fold folder holds, when complete:
-  best.keras     the best model by validation loss (renamed into place, never half-written)
-  history.csv    one row per epoch (CSVLogger, appended across restarts)
-  oof.csv        the fold's validation predictions
-  result.json    written last: its presence is what marks the fold as done
-While training, backup/ holds BackupAndRestore's state so a killed run
-resumes from its last finished epoch.
+The fold's files (best.keras, history.csv, backup/, oof.csv, result.json) are
+named by kagglekit.run_folder. best.keras is renamed into place, never
+half-written; backup/ holds BackupAndRestore's state so a killed run resumes
+from its last finished epoch; result.json is written last and marks the fold
+as done, with the settings it was trained with.
 """
 
 from __future__ import annotations
@@ -23,21 +21,22 @@ import keras
 import numpy as np
 import pandas as pd
 
-from kagglekit.config import TrainConfig
 from kagglekit.competition import Competition
-from kagglekit.runfiles import read_history, write_json, write_text
+from kagglekit.config import TrainConfig, config_to_json
+from kagglekit.inference import predict_paths, tta_views
 from kagglekit.progress import report_progress
+from kagglekit.run_folder import FoldFiles, RunFolder, load_fold_model, read_history
 
 log = logging.getLogger("kagglekit")
 
 
-def _callbacks(config: TrainConfig, fold_dir: Path, fold: int, n_folds: int, deadline: float | None, steps: int):
-    from kagglekit.budget import FoldPlan, LearningRate
-    from kagglekit.predict import tta_views
+def _callbacks(config: TrainConfig, fold: FoldFiles, n_folds: int, deadline: float | None, steps: int):
+    from kagglekit.budget import FoldPlan
+    from kagglekit.schedules import LearningRate
 
-    history = read_history(fold_dir)
+    history = read_history(fold)
     best_so_far = float(history["val_loss"].min()) if "val_loss" in history and len(history) else None
-    partial = fold_dir / "best.partial.keras"
+    partial = fold.partial_model
     backup_kwargs = {"double_checkpoint": True} if "double_checkpoint" in inspect.signature(
         keras.callbacks.BackupAndRestore).parameters else {}
     # The plan times the first steps and decides how many epochs fit the fold's share of --budget.
@@ -49,19 +48,19 @@ def _callbacks(config: TrainConfig, fold_dir: Path, fold: int, n_folds: int, dea
     return [
         plan,
         schedule,
-        keras.callbacks.CSVLogger(str(fold_dir / "history.csv"), append=True),
+        keras.callbacks.CSVLogger(str(fold.history), append=True),
         # The checkpoint goes to a temporary name and is renamed by PublishCheckpoint,
         # so best.keras is always a complete file; after a restart, only a better
         # model than the best already on disk replaces it.
         keras.callbacks.ModelCheckpoint(
             str(partial), monitor="val_loss", save_best_only=True, initial_value_threshold=best_so_far
         ),
-        PublishCheckpoint(partial, fold_dir / "best.keras"),
+        PublishCheckpoint(partial, fold.model),
         # A cosine or one-cycle schedule decides the end itself; its high-rate phase would trip early stopping.
         *([keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)]
           if config.schedule == "plateau" else []),
-        keras.callbacks.BackupAndRestore(str(fold_dir / "backup"), **backup_kwargs),
-        EpochLog(fold, n_folds, plan),
+        keras.callbacks.BackupAndRestore(str(fold.backup), **backup_kwargs),
+        EpochLog(fold.number, n_folds, plan),
     ]
 
 
@@ -151,25 +150,24 @@ def build_compiled_model(comp: Competition, config: TrainConfig):
     return model
 
 
-def check_backup(model, fold_dir: Path, fold: int) -> None:
+def check_backup(model, fold: FoldFiles) -> None:
     """Drop a BackupAndRestore state that a crash mid-write left unreadable, so the fold restarts cleanly.
 
     Keras falls back to the previous copy (.bkp) by itself when it has one;
     only when no copy loads is the backup removed, with a warning.
     """
-    backup = fold_dir / "backup"
-    weights = backup / "latest.weights.h5"
+    weights = fold.backup / "latest.weights.h5"
     if not weights.exists():
         return
     for candidate in (weights, weights.with_name(weights.name + ".bkp")):
         try:
-            json.loads((backup / "training_metadata.json").read_text() or "{}")
+            json.loads((fold.backup / "training_metadata.json").read_text() or "{}")
             model.load_weights(str(candidate))
             return
         except Exception:  # noqa: BLE001 - any failure to read means the copy is damaged
             continue
-    log.warning("fold %d: the backup in %s is damaged; restarting the fold from its first epoch", fold, backup)
-    shutil.rmtree(backup)
+    log.warning("fold %d: the backup in %s is damaged; restarting the fold from its first epoch", fold.number, fold.backup)
+    shutil.rmtree(fold.backup)
 
 
 def fit_fold(
@@ -177,26 +175,25 @@ def fit_fold(
     config: TrainConfig,
     train_rows: pd.DataFrame,
     val_rows: pd.DataFrame,
-    fold_dir: Path,
-    fold: int,
+    run: RunFolder,
+    k: int,
     deadline: float | None = None,
 ) -> dict:
-    """Train one fold (resuming if it was interrupted) and return its result."""
+    """Train fold K of RUN (resuming if it was interrupted) and return its result."""
+    from kagglekit.devices import training_strategy
     from kagglekit.metrics import score
     from kagglekit.pipeline import inference_dataset, training_dataset
-    from kagglekit.predict import load_fold_model, predict_paths, tta_views
 
-    fold_dir = Path(fold_dir)
-    fold_dir.mkdir(parents=True, exist_ok=True)
+    fold = run.fold(k)
+    fold.path.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    keras.utils.set_random_seed(config.seed + fold)
-    from kagglekit.devices import training_strategy
-
+    settings = config_to_json(config)  # as the user gave them, before the batch becomes the global batch
+    keras.utils.set_random_seed(config.seed + k)
     strategy, config = training_strategy(config)  # replicas and precision; batch_size becomes the global batch
     n = comp.n_classes
     train_ds = training_dataset(
         list(train_rows["path"]), _targets(train_rows["label"].to_numpy(), n),
-        config.image_size, config.batch_size, config.augment, seed=config.seed + fold,
+        config.image_size, config.batch_size, config.augment, seed=config.seed + k,
     )
     val_ds = inference_dataset(
         list(val_rows["path"]), config.image_size, config.batch_size,
@@ -204,24 +201,24 @@ def fit_fold(
     )
     with strategy.scope():
         model = build_compiled_model(comp, config)
-        check_backup(model, fold_dir, fold)
+        check_backup(model, fold)
+    steps = -(-len(train_rows) // config.batch_size)
     model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0, shuffle=False,
-              callbacks=_callbacks(config, fold_dir, fold, config.folds, deadline, -(-len(train_rows) // config.batch_size)))
-    if (fold_dir / "best.keras").exists():
-        model = load_fold_model(fold_dir.parent, fold)
+              callbacks=_callbacks(config, fold, config.folds, deadline, steps))
+    if fold.model.exists():
+        model = load_fold_model(run, k)
     else:  # no epoch produced a finite validation loss; keep what there is
-        model.save(fold_dir / "best.partial.keras")
-        os.replace(fold_dir / "best.partial.keras", fold_dir / "best.keras")
+        model.save(fold.partial_model)
+        os.replace(fold.partial_model, fold.model)
     views = tta_views(config.augment, config.tta)
     proba = predict_paths(model, list(val_rows["path"]), config.image_size, config.batch_size, n, views)
-    oof = pd.DataFrame({"id": val_rows["id"].to_numpy(), "fold": fold, "label": val_rows["label"].to_numpy()})
+    oof = pd.DataFrame({"id": val_rows["id"].to_numpy(), "fold": k, "label": val_rows["label"].to_numpy()})
     for i, name in enumerate(comp.labels.classes):
         oof[f"p_{name}"] = proba[:, i]
-    write_text(fold_dir / "oof.csv", oof.to_csv(index=False))
-    history = read_history(fold_dir)
+    history = read_history(fold)
     best_epoch = int(history["val_loss"].idxmin()) + 1 if "val_loss" in history and history["val_loss"].notna().any() else None
     result = {
-        "fold": fold,
+        "fold": k,
         "score": score(comp.metric, val_rows["label"].to_numpy(), proba),
         "accuracy": score("accuracy", val_rows["label"].to_numpy(), proba),
         "metric": comp.metric,
@@ -230,7 +227,7 @@ def fit_fold(
         "n_train": len(train_rows),
         "n_val": len(val_rows),
         "seconds": round(time.time() - started, 1),
+        "settings": settings,
     }
-    write_json(fold_dir / "result.json", result)  # last: marks the fold as done
-    shutil.rmtree(fold_dir / "backup", ignore_errors=True)
+    run.write_fold_outputs(k, oof, result)  # the result last: it marks the fold as done
     return result

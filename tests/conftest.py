@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -12,6 +13,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("KAGGLEKIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 DOGS = SHARED_DATA / "dogs-vs-cats"
+
+
+@pytest.fixture(autouse=True)
+def kagglekit_logger_reset():
+    """Undo what a CLI command did to the kagglekit logger, so that caplog sees the next test's records."""
+    yield
+    logger = logging.getLogger("kagglekit")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.propagate = True
+    logger.setLevel(logging.NOTSET)
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kagglekit.budget import fold_deadline, learning_rate_at
+from kagglekit.budget import fold_deadline
+from kagglekit.schedules import learning_rate_at
 from kagglekit.config import parse_duration, resolve_config
 from kagglekit.errors import KagglekitError
 

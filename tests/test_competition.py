@@ -20,11 +20,28 @@ def test_shipped_and_local_definitions_resolve(workdir):
 
 
 def test_path_to_toml_and_default(workdir, cli):
-    path = workdir / "competitions" / "dogs_vs_cats" / "competition.toml"
+    path = Path(__file__).resolve().parents[1] / "kagglekit" / "competitions" / "dogs-vs-cats.toml"
     assert load_competition(str(path)).slug == "dogs-vs-cats"
     code, out, _ = cli("use", "dogs-vs-cats")
     assert code == 0 and "dogs-vs-cats" in out
     assert load_competition(None).slug == "dogs-vs-cats"
+
+
+def test_one_definition_per_competition_and_a_local_override_is_said(tmp_path, monkeypatch, caplog):
+    from kagglekit.competition import known_competitions
+
+    root = Path(__file__).resolve().parents[1]
+    assert not list((root / "competitions").glob("**/*.toml")), "definitions ship in kagglekit/competitions only"
+    assert not any(p.is_symlink() for p in (root / "kagglekit" / "competitions").iterdir())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "competitions").mkdir()
+    mine = tmp_path / "competitions" / "dogs.toml"
+    mine.write_text((root / "kagglekit" / "competitions" / "dogs-vs-cats.toml").read_text().replace(
+        'metric = "accuracy"', 'metric = "log_loss"'))
+    assert known_competitions()["dogs-vs-cats"] == Path("competitions/dogs.toml")
+    with caplog.at_level("WARNING", logger="kagglekit"):
+        assert load_competition("dogs-vs-cats").metric == "log_loss"
+    assert "overrides kagglekit's own definition of dogs-vs-cats" in caplog.text
 
 
 def test_no_competition_and_unknown_slug_are_clear(workdir, cli):

@@ -186,7 +186,8 @@ def demo_submission(sandbox, path: Path) -> Path:
 
 def test_submit_wait_prints_the_score_computed_from_the_solution(cli, workdir, sandbox):
     from kagglekit.competition import load_competition
-    from kagglekit.submission import read_csv_text, score_submission
+    from kagglekit.catalog import read_csv_text
+    from kagglekit.submission import score_submission
 
     fetch_demo(cli)
     file = demo_submission(sandbox, workdir / "submission.csv")

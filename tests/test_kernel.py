@@ -157,13 +157,10 @@ def demo_build(cli, name: str, *extra: str):
 
 @pytest.fixture
 def kernel_sandbox(make_sandbox, kernel_env, dogs_dir):
-    from kagglekit.sandbox.kernels import stop_sessions
-
-    server = make_sandbox(dogs_dir)
+    server = make_sandbox(dogs_dir)  # stopped (its sessions killed) by make_sandbox
     (kernel_env / "data").mkdir()
     (kernel_env / "data" / DOGS).symlink_to(dogs_dir)
-    yield server
-    stop_sessions()
+    return server
 
 
 @pytest.mark.slow

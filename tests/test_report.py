@@ -123,7 +123,8 @@ def test_report_of_two_classes_without_the_images(workdir, cli):
 
 
 def test_runs_table_and_submissions(trained, workdir, cli):
-    from kagglekit.runs import find_runs, record_submission, run_dir_of
+    from kagglekit.run_folder import RunFolder, record_submission, run_dir_of
+    from kagglekit.runs import find_runs
 
     home, run, _ = trained
     code, out, err = cli("runs", "--root", home / "runs")
@@ -132,8 +133,8 @@ def test_runs_table_and_submissions(trained, workdir, cli):
     [summary] = find_runs("demo-digits", home / "runs")
     assert summary.complete and summary.seconds > 0 and summary.public_score is None
     assert run_dir_of(run / "submission.csv") == run.resolve()
-    record_submission(run, run / "submission.csv", "first try", ref="s1")
-    record_submission(run, run / "submission.csv", ref="s1", status="complete", public_score=0.1234)
+    record_submission(RunFolder(run), run / "submission.csv", "first try", ref="s1")
+    record_submission(RunFolder(run), run / "submission.csv", ref="s1", status="complete", public_score=0.1234)
     assert json.loads((run / "submissions.json").read_text())[0]["message"] == "first try"
     code, out, _ = cli("runs", "-c", "demo-digits", "--root", home / "runs")
     assert code == 0 and "0.12340" in out

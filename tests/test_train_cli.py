@@ -146,15 +146,45 @@ def test_train_bad_input(workdir, cli, args, message):
     assert not (workdir / "runs").exists()
 
 
-def test_settings_cannot_be_mixed_in_one_run(workdir, cli):
-    code, _, err = cli("train", "-c", "demo-digits", "--folds", "2", "--fold", "0", "--sample", "60",
-                       "--run-dir", "r", "--epochs", "1", "--image-size", "16", "--model", "bn_cnn_small")
+def _snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+ONE_RUN = ["-c", "demo-digits", "--folds", "2", "--sample", "60", "--run-dir", "r", "--epochs", "1",
+        "--image-size", "16", "--model", "bn_cnn_small", "--tta", "1"]
+
+
+def test_resume_refuses_every_changed_setting_and_changes_nothing(workdir, cli):
+    code, _, err = cli("train", *ONE_RUN, "--fold", "0")
     assert code == 0, err
-    before = (workdir / "r" / "config.json").read_text()
-    code, _, err = cli("train", "-c", "demo-digits", "--folds", "2", "--sample", "60", "--run-dir", "r",
-                       "--image-size", "24", "--model", "bn_cnn_small")
-    assert code == 1 and "was trained with image_size=16, not 24" in err
-    assert (workdir / "r" / "config.json").read_text() == before
+    before = _snapshot(workdir / "r")
+    result = json.loads((workdir / "r" / "fold_0" / "result.json").read_text())
+    assert result["settings"]["learning_rate"] == 0.001 and result["settings"]["epochs"] == 1
+    code, _, err = cli("train", *ONE_RUN, "--fold", "1", "--learning-rate", "0.01")
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "learning_rate 0.001 (now 0.01)" in err and "--run-dir" in err and "old value" in err
+    code, _, err = cli("train", *ONE_RUN, "--schedule", "cosine", "--label-smoothing", "0.1", "--weight-decay", "0.0001")
+    assert code == 1 and "schedule 'plateau' (now 'cosine')" in err and "label_smoothing 0.0 (now 0.1)" in err
+    assert "weight_decay 0.0 (now 0.0001)" in err
+    assert _snapshot(workdir / "r") == before  # nothing in the folder changed
+    # How long and how many views may change: a higher --epochs resumes with fold 1.
+    code, out, err = cli("train", *ONE_RUN, "--epochs", "2", "--tta", "2")
+    assert code == 0, err
+    assert "fold 1/2 already trained" in err and "fold 2/2: 30 training" in err  # fold 0 kept, fold 1 trained
+    assert json.loads((workdir / "r" / "fold_1" / "result.json").read_text())["settings"]["epochs"] == 2
+    assert (workdir / "r" / "fold_0" / "result.json").read_bytes() == before["fold_0/result.json"][0]
+
+
+def test_two_fold_processes_share_one_run_folder(workdir, cli):
+    args = [*ONE_RUN, "--epochs", "2", "--quiet"]
+    procs = [_kagglekit("train", *args, "--fold", str(k), "--no-report", cwd=workdir) for k in (0, 1)]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert sorted(p.parent.name for p in (workdir / "r").glob("fold_*/result.json")) == ["fold_0", "fold_1"]
+    assert not list((workdir / "r").rglob("*.partial*"))
+    code, out, err = cli("predict", "-c", "demo-digits", "--run-dir", "r")
+    assert code == 0, err
+    assert "folds [0, 1]" in out
 
 
 def test_predict_errors_leave_no_file(workdir, cli):
@@ -188,6 +218,6 @@ def test_data_problems_stop_before_training(workdir, cli, spoil, message):
 
     data = write_demo_competition(workdir / "data" / "demo-digits")
     spoil(data)
-    code, _, err = cli("train", "-c", "demo-digits", "--folds", "2", *TINY)
+    code, _, err = cli("train", "-c", "demo-digits", "--folds", "2", *ONE_RUN)
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1
     assert not list(workdir.rglob("submission.csv")) and not list(workdir.rglob("best.keras"))

@@ -106,12 +106,13 @@ def tta_check(run_dir: Path, catalog, config, fold: int) -> dict:
     import pandas as pd
 
     from kagglekit.metrics import score
-    from kagglekit.predict import load_fold_model, predict_paths, tta_views
+    from kagglekit.inference import predict_paths, tta_views
+    from kagglekit.run_folder import RunFolder, load_fold_model
 
     folds = pd.read_csv(run_dir / "folds.csv", dtype={"id": str})
     val = catalog.train.merge(folds, on="id")
     val = val[val["fold"] == fold]
-    model = load_fold_model(run_dir, fold)
+    model = load_fold_model(RunFolder(run_dir), fold)
     views = tta_views(config.augment, 6)
     per_view = [predict_paths(model, list(val["path"]), config.image_size, 64, 2, [v])[:, 1] for v in views]
     y = val["label"].to_numpy()

@@ -7,7 +7,9 @@ Nothing here imports TensorFlow, so ``kagglekit --help`` stays instant.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
 import logging
 import os
 from pathlib import Path
@@ -39,22 +41,53 @@ DataDir = Annotated[
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 
-# Training options shared by `train` and `kernel build` (a kernel trains with the same settings).
-Folds = Annotated[Optional[int], typer.Option(help="Number of stratified folds [default: 5].", show_default=False)]
-Fold = Annotated[Optional[int], typer.Option(help="Train only fold K (0-based), e.g. to run folds in parallel.")]
-Epochs = Annotated[Optional[int], typer.Option(help="Most epochs per fold (early stopping may end sooner).")]
-ImageSize = Annotated[Optional[int], typer.Option(help="Input size in pixels (square).")]
-ModelName = Annotated[Optional[str], typer.Option("--model", help="Model name ('kagglekit models' lists them).")]
-Weights = Annotated[Optional[str], typer.Option(
-    help="Backbone weights: none, imagenet, or a local file (in a kernel: a file under /kaggle/input).")]
-Augment = Annotated[Optional[str], typer.Option(help="Augmentation preset ('kagglekit models' lists them).")]
-BatchSize = Annotated[Optional[int], typer.Option(help="Batch size per device (multiplied by the number of GPUs).")]
-LearningRate = Annotated[Optional[float], typer.Option(help="Initial (peak) learning rate.")]
-Sample = Annotated[Optional[int], typer.Option(help="Train on a stratified subset of N images (quick trials).")]
-Seed = Annotated[Optional[int], typer.Option(help="Random seed for folds, augmentation and weights.")]
-Budget = Annotated[Optional[str], typer.Option(help="Time for the whole run, e.g. 45m, 2h, 8h30m: epochs are planned to fit.")]
-Precision = Annotated[Optional[str], typer.Option(
-    help="auto (mixed on GPUs that support it), float32, mixed_float16, mixed_bfloat16.")]
+
+
+def train_options(fn):
+    """Give the command FN one option per training setting (config.TrainConfig's fields, declared there once).
+
+    FN takes a SETTINGS parameter instead: a dict of the options given on the
+    command line, ready for config.resolve_config. Adding a field to TrainConfig
+    adds the flag to `train` and `kernel build` alike.
+    """
+    from kagglekit.config import TrainConfig, setting_help, setting_names, setting_types
+
+    parse = {f.name: f.metadata.get("parse") for f in dataclasses.fields(TrainConfig)}
+    extra, annotations = [], {}
+    for name in setting_names():
+        value_type = next(t for t in setting_types()[name] if t is not type(None))
+        if parse[name]:  # given as text, e.g. --budget 45m
+            value_type = str
+        annotation = Annotated[Optional[value_type], typer.Option(
+            f"--{name.replace('_', '-')}", help=setting_help(name), show_default=False)]
+        extra.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
+        annotations[name] = annotation
+    own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.name != "settings"]
+
+    @functools.wraps(fn)
+    def with_settings(*args, **kwargs):
+        given = {name: kwargs.pop(name, None) for name in setting_names()}
+        return fn(*args, settings={k: v for k, v in given.items() if v is not None}, **kwargs)
+
+    with_settings.__signature__ = inspect.Signature(own + extra)
+    with_settings.__annotations__ = {p.name: p.annotation for p in own} | annotations
+    del with_settings.__wrapped__  # Typer must read the new signature, not FN's
+    return with_settings
+
+
+def training_config(comp, settings: dict):
+    """The competition's [train] defaults with SETTINGS (from train_options) applied, names checked."""
+    from kagglekit.augment import get_augmentation
+    from kagglekit.config import resolve_config
+    from kagglekit.models import list_models, min_image_size
+
+    config = resolve_config(comp.train_defaults, **settings)
+    get_augmentation(config.augment)  # a bad name fails before any data is read
+    if config.model not in list_models():
+        raise KagglekitError(f"unknown model '{config.model}'; valid models: {', '.join(list_models())}")
+    if config.image_size < min_image_size(config.model):
+        raise KagglekitError(f"model '{config.model}' needs --image-size {min_image_size(config.model)} or more")
+    return config
 
 
 def command(*args, on: typer.Typer | None = None, **kwargs):

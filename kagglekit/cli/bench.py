@@ -35,7 +35,7 @@ def bench(
     from kagglekit.bench_report import results_markdown, results_table
     from kagglekit.cli.core import resolve_data_dir
     from kagglekit.competition import load_competition
-    from kagglekit.runfiles import write_text
+    from kagglekit.atomic import write_text
 
     comp = load_competition(competition)
     settings = BenchSettings(image_size=image_size, batch_size=batch_size, augment=augment, rounds=rounds,

@@ -9,8 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from kagglekit.cli.app import (
-    Augment, BatchSize, Budget, Competition, DataDir, Epochs, Fold, Folds, ImageSize, LearningRate,
-    ModelName, Precision, Quiet, Sample, Seed, Weights, command, console, setup_logging,
+    Competition, DataDir, Quiet, command, console, setup_logging, train_options, training_config,
 )
 
 
@@ -55,22 +54,11 @@ def models():
 
 
 @command("train")
+@train_options
 def train(
+    settings: dict,
     competition: Competition = None,
     data_dir: DataDir = None,
-    folds: Folds = None,
-    fold: Fold = None,
-    epochs: Epochs = None,
-    image_size: ImageSize = None,
-    model: ModelName = None,
-    weights: Weights = None,
-    augment: Augment = None,
-    batch_size: BatchSize = None,
-    learning_rate: LearningRate = None,
-    sample: Sample = None,
-    seed: Seed = None,
-    budget: Budget = None,
-    precision: Precision = None,
     run_dir: Annotated[Optional[Path], typer.Option(help="Run folder [default: runs/<slug>/<settings>].")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not draw the run's report when all folds are done.")] = False,
     quiet: Quiet = False,
@@ -80,19 +68,17 @@ def train(
     setup_logging(quiet)
     from kagglekit.catalog import build_catalog
     from kagglekit.competition import load_competition
-    from kagglekit.config import parse_duration, resolve_config
     from kagglekit.crossval import train_folds
+    from kagglekit.run_folder import RunFolder, check_resume, default_run_dir
 
     comp = load_competition(competition)
-    config = resolve_config(
-        comp.train_defaults, folds=folds, fold=fold, epochs=epochs, image_size=image_size, model=model,
-        weights=weights, augment=augment, batch_size=batch_size, learning_rate=learning_rate, sample=sample, seed=seed,
-        budget=parse_duration(budget) if budget is not None else None, precision=precision,
-    )
-    _check_names(config)
+    config = training_config(comp, settings)
+    run = RunFolder(run_dir or default_run_dir(comp.slug, config))
+    if run.is_run():  # refuse changed settings before the images are read
+        check_resume(run, config)
     data = resolve_data_dir(comp, data_dir)
     catalog = build_catalog(comp, data)  # test files too: a missing test image should not wait for predict
-    out, scores = train_folds(catalog, config, data, run_dir, started=started)
+    out, scores = train_folds(catalog, config, data, run.path, started=started)
     console.print(f"run folder: {out}")
     if scores:
         per_fold = ", ".join(f"{k}: {v:.4f}" for k, v in scores["folds"].items())
@@ -106,19 +92,6 @@ def train(
                 console.print(f"report: {html}")
 
 
-def _check_names(config) -> None:
-    """Fail on a bad model or augmentation name before any data is read."""
-    from kagglekit.augment import get_augmentation
-    from kagglekit.errors import KagglekitError
-    from kagglekit.models import list_models, min_image_size
-
-    get_augmentation(config.augment)
-    if config.model not in list_models():
-        raise KagglekitError(f"unknown model '{config.model}'; valid models: {', '.join(list_models())}")
-    if config.image_size < min_image_size(config.model):
-        raise KagglekitError(f"model '{config.model}' needs --image-size {min_image_size(config.model)} or more")
-
-
 @command("predict")
 def predict(
     competition: Competition = None,
@@ -130,34 +103,23 @@ def predict(
 ):
     """Average the run's fold models on the test images and write the submission file."""
     setup_logging(quiet)
-    import json
-
     from kagglekit.catalog import build_catalog
     from kagglekit.competition import load_competition
-    from kagglekit.crossval import latest_run_dir, load_run_config
     from kagglekit.errors import KagglekitError
-    from kagglekit.predict import write_run_submission
+    from kagglekit.run_folder import RunFolder, latest_run_dir
+    from kagglekit.submission import write_run_submission
 
     if tta is not None and tta < 1:
         raise KagglekitError("--tta must be at least 1 (1 = no test-time augmentation)")
-    if run_dir is not None and not competition:
-        info = Path(run_dir) / "run.json"
-        if info.is_file():
-            competition = json.loads(info.read_text())["competition_file"]
-    comp = load_competition(competition)
-    run = Path(run_dir) if run_dir else latest_run_dir(comp.slug)
-    load_run_config(run)
-    data = resolve_data_dir(comp, data_dir or _run_data_dir(run))
+    record = RunFolder(run_dir).read_record(required=False) if run_dir is not None else {}
+    comp = load_competition(competition or record.get("competition_file"))
+    run = RunFolder(run_dir or latest_run_dir(comp.slug))
+    run.read_config()  # a clear error for a folder that is not a run
+    recorded_data = run.read_record(required=False).get("data_dir")
+    data = resolve_data_dir(comp, data_dir or (Path(recorded_data) if recorded_data else None))
     catalog = build_catalog(comp, data)
-    summary = write_run_submission(run, catalog, data, out, tta)
+    summary = write_run_submission(run.path, catalog, data, out, tta)
     console.print(f"submission: {summary['path']} ({summary['rows']} rows, folds {summary['folds']})")
-
-
-def _run_data_dir(run: Path) -> Path | None:
-    import json
-
-    info = run / "run.json"
-    return Path(json.loads(info.read_text())["data_dir"]) if info.is_file() else None
 
 
 @command("validate")

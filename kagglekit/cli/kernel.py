@@ -8,8 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from kagglekit.cli.app import (
-    Augment, BatchSize, Budget, Competition, Epochs, Fold, Folds, ImageSize, LearningRate,
-    ModelName, Precision, Quiet, Sample, Seed, Weights, app, command, console, setup_logging,
+    Competition, Quiet, app, command, console, setup_logging, train_options, training_config,
 )
 
 kernel_app = typer.Typer(help="Train on Kaggle's GPUs: build a self-contained kernel, push it, wait, bring the run home.",
@@ -23,46 +22,25 @@ Name = Annotated[Optional[str], typer.Argument(help="Kernel name (folder under k
 def _folder(name: str | None) -> Path:
     """kernels/NAME, or the only kernel folder there is."""
     from kagglekit.errors import KagglekitError
-    from kagglekit.kernel import KERNELS_DIR, METADATA_FILE
+    from kagglekit.kernel import KERNELS_DIR, METADATA_FILE, is_fold_kernel
 
     if name:
         folder = KERNELS_DIR / name
         if not (folder / METADATA_FILE).is_file():
             raise KagglekitError(f"no kernel '{name}' in {KERNELS_DIR}/; run 'kagglekit kernel build --name {name}' first")
         return folder
-    built = sorted(p.parent for p in KERNELS_DIR.glob(f"*/{METADATA_FILE}") if not _is_fold(p.parent))
+    built = sorted(p.parent for p in KERNELS_DIR.glob(f"*/{METADATA_FILE}") if not is_fold_kernel(p.parent))
     if len(built) != 1:
         found = ", ".join(p.name for p in built) or "none"
         raise KagglekitError(f"name the kernel (kernels built: {found}); e.g. 'kagglekit kernel push NAME'")
     return built[0]
 
 
-def _is_fold(folder: Path) -> bool:
-    """True for a fold kernel of a fan-out (followed through the kernel it was made from)."""
-    from kagglekit.kernel import BUILD_FILE
-    from kagglekit.runfiles import read_json
-
-    record = read_json(folder / BUILD_FILE, default={}) or {}
-    return bool((record.get("spec") or {}).get("fan_out_of"))
-
-
 @command("build", on=kernel_app)
+@train_options
 def build(
+    settings: dict,
     competition: Competition = None,
-    folds: Folds = None,
-    fold: Fold = None,
-    epochs: Epochs = None,
-    image_size: ImageSize = None,
-    model: ModelName = None,
-    weights: Weights = None,
-    augment: Augment = None,
-    batch_size: BatchSize = None,
-    learning_rate: LearningRate = None,
-    sample: Sample = None,
-    seed: Seed = None,
-    tta: Annotated[Optional[int], typer.Option(help="Test-time views per image.")] = None,
-    precision: Precision = None,
-    budget: Budget = None,
     gpu: Annotated[Optional[str], typer.Option(help="Accelerator, e.g. NvidiaTeslaT4 (two T4s), NvidiaL4, NvidiaTeslaP100 [default: CPU].")] = None,
     name: Annotated[Optional[str], typer.Option(help="Kernel slug and title [default: <slug>-<model>].")] = None,
     owner: Annotated[Optional[str], typer.Option(help="Kaggle user that owns the kernel [default: from the credentials].")] = None,
@@ -72,19 +50,12 @@ def build(
     resume_from: Annotated[Optional[list[str]], typer.Option(help="Resume from this kernel's output, owner/slug (repeatable).")] = None,
 ):
     """Write kernels/<name>/: checked kernel-metadata.json and one self-contained script that trains and predicts."""
-    from kagglekit.cli.core import _check_names
     from kagglekit.competition import load_competition
-    from kagglekit.config import parse_duration, resolve_config
     from kagglekit.kernel import KernelSpec, build_kernel, default_kernel_name
     from kagglekit.kernel_remote import kernel_owner
 
     comp = load_competition(competition)
-    config = resolve_config(
-        comp.train_defaults, folds=folds, fold=fold, epochs=epochs, image_size=image_size, model=model, weights=weights,
-        augment=augment, batch_size=batch_size, learning_rate=learning_rate, sample=sample, seed=seed, tta=tta,
-        precision=precision, budget=parse_duration(budget) if budget is not None else None,
-    )
-    _check_names(config)
+    config = training_config(comp, settings)
     kernel_name = name or default_kernel_name(comp, config)
     spec = KernelSpec(name=kernel_name, owner=kernel_owner(owner), competition=comp, config=config, gpu=gpu,
                       internet=internet, dataset_sources=tuple(dataset or ()), model_sources=tuple(model_source or ()),
@@ -158,6 +129,7 @@ def output(
     setup_logging(quiet)
     from kagglekit.kernel import read_kernel_folder
     from kagglekit.kernel_remote import download_output, pushed_kernels
+    from kagglekit.run_folder import RunFolder
 
     folder = _folder(name)
     _, record = read_kernel_folder(folder)
@@ -169,8 +141,8 @@ def output(
         files = download_output(kernel_id, target, record["competition_file"])
         runs.append(target)
         console.print(f"{kernel_id}: {len(files)} files into {target}")
-        if (target / "submission.csv").is_file():
-            console.print(f"submission: {target / 'submission.csv'}")
+        if RunFolder(target).submission.is_file():
+            console.print(f"submission: {RunFolder(target).submission}")
     if len(runs) > 1:
         console.print(f"next: kagglekit ensemble {' '.join(map(str, runs))} --out runs/{record['competition']}/{folder.name}")
 
@@ -183,10 +155,13 @@ def ensemble(
 ):
     """Merge the folds of several runs (e.g. one kernel per fold) into one run folder for predict and submit."""
     setup_logging(quiet)
-    from kagglekit.ensemble import merge_runs
+    from kagglekit.ensemble import fold_settings, merge_runs
 
     merged, scores = merge_runs(run_dirs, out)
     console.print(f"run folder: {merged} (folds {', '.join(sorted(scores.get('folds', {})))})")
+    for k, trained in sorted(fold_settings(merged).items()):
+        console.print(f"  fold {k}: trained up to {trained.get('epochs', '?')} epochs, {trained.get('model', '?')} "
+                      f"at {trained.get('image_size', '?')} px, learning rate {trained.get('learning_rate', '?')}")
     if scores:
         console.print(f"OOF {scores['metric']}: {scores['oof_score']:.4f} on {scores['n_oof']} images")
     console.print(f"next: kagglekit predict --run-dir {merged}")

@@ -10,14 +10,13 @@ definition and a README are never served.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import formatdate
 from pathlib import Path
 
+from kagglekit.atomic import atomic_open
 from kagglekit.competition import Competition, load_competition, load_competition_file
 from kagglekit.errors import KagglekitError
 
@@ -108,19 +107,11 @@ def bundle_zip(bundle: Bundle, cache_dir: Path) -> Path:
     path = Path(cache_dir) / "bundles" / f"{bundle.slug}-{bundle.etag}.zip"
     if path.is_file():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w") as zf:
-            for name in bundle.files:
-                suffix = Path(name).suffix.lower()
-                method = zipfile.ZIP_STORED if suffix in STORED_SUFFIXES else zipfile.ZIP_DEFLATED
-                zf.write(bundle.folder / name, name, compress_type=method)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as fh, zipfile.ZipFile(fh, "w") as zf:
+        for name in bundle.files:
+            suffix = Path(name).suffix.lower()
+            method = zipfile.ZIP_STORED if suffix in STORED_SUFFIXES else zipfile.ZIP_DEFLATED
+            zf.write(bundle.folder / name, name, compress_type=method)
     return path
 
 

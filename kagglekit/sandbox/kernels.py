@@ -33,10 +33,7 @@ from kagglekit.kernel import ACCELERATORS
 from kagglekit.sandbox.routes import KERNELS, ApiError, Call, Redirect, route
 from kagglekit.sandbox.store import utc_now
 
-MAX_PAGE = 200
 DEFAULT_TIMEOUT = 12 * 3600
-# Kaggle caps the batch sessions an account runs at once; the sandbox does too (Sandbox.max_kernel_sessions).
-MAX_RUNNING = 2
 
 # Runs the script with sockets that refuse to connect: the kernel has no network.
 NO_NETWORK = """
@@ -49,8 +46,36 @@ sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
-_lock = threading.Lock()
-_running: dict[str, subprocess.Popen] = {}  # "owner/slug/N" -> its process
+class Sessions:
+    """The kernel sessions one sandbox is running: "owner/slug/N" -> its process (thread-safe)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running: dict[str, subprocess.Popen] = {}
+
+    def add(self, key: str, process: subprocess.Popen) -> None:
+        with self._lock:
+            self._running[key] = process
+
+    def remove(self, key: str) -> None:
+        with self._lock:
+            self._running.pop(key, None)
+
+    def is_running(self, key: str) -> bool:
+        with self._lock:
+            return key in self._running
+
+    def count(self, user: str) -> int:
+        """How many sessions of USER are running."""
+        with self._lock:
+            return sum(1 for k, p in self._running.items() if k.startswith(f"{user}/") and p.poll() is None)
+
+    def stop(self) -> None:
+        """Kill every running session."""
+        with self._lock:
+            for process in self._running.values():
+                if process.poll() is None:
+                    process.kill()
 
 
 def _kernels(data: dict) -> dict:
@@ -78,7 +103,7 @@ def _latest(call: Call, owner: str, slug: str, version: str | None = None) -> tu
 def _refresh(sandbox, ref: str, version: dict) -> dict:
     """The version with its status brought up to date (a session lost with a restart has failed)."""
     key = f"{ref}/{version['number']}"
-    if version["status"] in ("QUEUED", "RUNNING") and key not in _running:
+    if version["status"] in ("QUEUED", "RUNNING") and not sandbox.sessions.is_running(key):
         with sandbox.store.change() as data:
             for v in _kernels(data)[ref]["versions"]:
                 if v["number"] == version["number"] and v["status"] in ("QUEUED", "RUNNING"):
@@ -140,10 +165,8 @@ def _has_output(call: Call, source: str) -> bool:
 
 
 def _check_capacity(call: Call, run: bool) -> None:
-    limit = getattr(call.sandbox, "max_kernel_sessions", MAX_RUNNING)
-    with _lock:
-        mine = [k for k, p in _running.items() if k.startswith(f"{call.user}/") and p.poll() is None]
-    if run and len(mine) >= limit:
+    limit = call.sandbox.max_kernel_sessions
+    if run and call.sandbox.sessions.count(call.user) >= limit:
         raise ApiError(429, f"You have reached the maximum of {limit} concurrently running batch sessions; "
                             "wait for one to finish")
 
@@ -192,8 +215,7 @@ def _start(call: Call, ref: str, version: dict, session: Path) -> None:
     process = subprocess.Popen(command, cwd=session / "working", env=_environment(sandbox, session),
                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     key = f"{ref}/{version['number']}"
-    with _lock:
-        _running[key] = process
+    sandbox.sessions.add(key, process)
     _set(sandbox, ref, version["number"], status="RUNNING")
     threading.Thread(target=_watch, args=(sandbox, ref, version, session, process, log), daemon=True,
                      name=f"kernel-{key}").start()
@@ -210,8 +232,7 @@ def _watch(sandbox, ref: str, version: dict, session: Path, process: subprocess.
     finally:
         log.close()
     _set(sandbox, ref, version["number"], status="ERROR" if failure else "COMPLETE", failure=failure)
-    with _lock:
-        _running.pop(f"{ref}/{version['number']}", None)
+    sandbox.sessions.remove(f"{ref}/{version['number']}")
 
 
 def _failure(session: Path, code: int) -> str:
@@ -226,14 +247,6 @@ def _set(sandbox, ref: str, number: int, **changes) -> None:
         for v in _kernels(data)[ref]["versions"]:
             if v["number"] == number:
                 v.update(changes)
-
-
-def stop_sessions() -> None:
-    """Kill every running session (tests call this when their sandbox stops)."""
-    with _lock:
-        for process in _running.values():
-            if process.poll() is None:
-                process.kill()
 
 
 # -- status and outputs --------------------------------------------------------
@@ -263,7 +276,7 @@ def list_kernel_session_output(call: Call):
     session = _session_dir(call.sandbox, ref, version["number"])
     files = _outputs(session) if version["status"] in ("COMPLETE", "ERROR") else []
     start = int(req.page_token) if (req.page_token or "").isdigit() else 0
-    size = min(req.page_size or 20, getattr(call.sandbox, "max_output_page", MAX_PAGE))  # tests shrink pages
+    size = min(req.page_size or 20, call.sandbox.max_output_page)
     answer = api.ApiListKernelSessionOutputResponse()
     items = []
     for name in files[start:start + size]:

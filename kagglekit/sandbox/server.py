@@ -28,9 +28,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from kagglekit.atomic import write_bytes, write_text
 from kagglekit.errors import KagglekitError
 from kagglekit.sandbox.bundles import Bundle, bundle_zip, discover
 from kagglekit.sandbox.faults import Faults
+from kagglekit.sandbox.kernels import Sessions
 from kagglekit.sandbox.routes import ApiError, Call, Redirect, load_routes
 from kagglekit.sandbox.store import Store
 
@@ -43,7 +45,8 @@ class Sandbox:
     """A Kaggle-compatible server for the competitions in DATA_DIRS plus the built-in demo."""
 
     def __init__(self, data_dirs=(), state_dir: Path = Path(".sandbox"), host: str = "127.0.0.1", port: int = 7777,
-                 cache_dir: Path | None = None, daily_limit: int = 5, scoring_delay: float = 1.0, with_demo: bool = True):
+                 cache_dir: Path | None = None, daily_limit: int = 5, scoring_delay: float = 1.0, with_demo: bool = True,
+                 max_kernel_sessions: int = 2, max_output_page: int = 200):
         self.state_dir = Path(state_dir)
         self.store = Store(self.state_dir)
         self.cache_dir = Path(cache_dir) if cache_dir else self.state_dir / "cache"
@@ -51,6 +54,9 @@ class Sandbox:
         for bundle in self.bundles.values():
             bundle_zip(bundle, self.cache_dir)  # built now, so that no client waits on it
         self.host, self.daily_limit, self.scoring_delay = host, daily_limit, scoring_delay
+        # Kaggle caps the batch sessions an account runs at once, and pages its output listings.
+        self.max_kernel_sessions, self.max_output_page = max_kernel_sessions, max_output_page
+        self.sessions = Sessions()
         self.faults = Faults()
         self.stats: Counter = Counter()
         self.range_starts: list[int] = []  # first byte of every ranged download (resumes)
@@ -70,7 +76,9 @@ class Sandbox:
                                      "pick another --port") from None
             self._server.daemon_threads = True
             self._server.sandbox = self
-            (self.state_dir / "client.env").write_text("".join(f"{line}\n" for line in self.export_lines()))
+            # The environment holds the sandbox's key: readable by its owner only.
+            write_text(self.state_dir / "client.env", "".join(f"{line}\n" for line in self.export_lines()),
+                       permissions=0o600)
         return self
 
     def start(self) -> "Sandbox":
@@ -89,7 +97,8 @@ class Sandbox:
             self._server.server_close()
 
     def stop(self) -> None:
-        """Stop serving and close the socket (state is already on disk)."""
+        """Stop serving, kill running kernel sessions and close the socket (state is already on disk)."""
+        self.sessions.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -232,7 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
         data = self._body()
         if upload["content_length"] and len(data) != upload["content_length"]:
             return self._json(400, {"code": 400, "message": f"expected {upload['content_length']} bytes, got {len(data)}"})
-        store.upload_path(match.group(1)).write_bytes(data)
+        write_bytes(store.upload_path(match.group(1)), data)
         with store.change() as state:
             state["uploads"][match.group(1)]["received"] = len(data)
         self.sandbox.stats["uploads"] += 1

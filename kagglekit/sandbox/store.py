@@ -8,13 +8,13 @@ bytes of each uploaded submission file.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+
+from kagglekit.atomic import write_json
 
 DEFAULT_USER = "kaggler"
 
@@ -51,10 +51,7 @@ class Store:
             self._save()
 
     def _save(self) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".state.", dir=self.dir)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self.data, fh, indent=1, default=str)
-        os.replace(tmp, self._path)
+        write_json(self._path, self.data, permissions=0o600)  # it holds the users' keys
 
     def user_for(self, username: str | None, key: str | None) -> str | None:
         """The user whose key is KEY (and whose name is USERNAME when given), else None."""

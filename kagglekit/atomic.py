@@ -1,0 +1,105 @@
+"""Atomic writes: a file or a folder appears whole, or not at all.
+
+Everything kagglekit writes that another step reads back (run records,
+checkpoints' companions, submissions, fetch records, the sandbox's state,
+reports, kernel records) goes through here. A file is written under a unique
+temporary name beside its target, flushed and fsynced, then renamed into
+place: a crash leaves the previous version or nothing, and two processes
+writing the same file (two `train --fold K` sharing a run folder) never trip
+over each other's temporary file. New files get the permissions a plain
+``open()`` would give (the umask's), unless PERMISSIONS says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+_umask_lock = threading.Lock()
+_umask: list[int] = []
+
+
+def _process_umask() -> int:
+    """The process umask (read once: os.umask can only be read by setting it)."""
+    with _umask_lock:
+        if not _umask:
+            current = os.umask(0o022)
+            os.umask(current)
+            _umask.append(current)
+    return _umask[0]
+
+
+def _default_permissions() -> int:
+    """What open() gives a new file: 0o666 less the umask."""
+    return 0o666 & ~_process_umask()
+
+
+@contextmanager
+def atomic_open(path: Path, mode: str = "w", permissions: int | None = None, **open_kwargs):
+    """Open a temporary sibling of PATH for writing; it replaces PATH when the block ends without error."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        os.chmod(tmp, _default_permissions() if permissions is None else permissions)
+        with os.fdopen(fd, mode, **open_kwargs) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: Path, data: bytes, permissions: int | None = None) -> Path:
+    """Write DATA to PATH atomically."""
+    with atomic_open(path, "wb", permissions) as fh:
+        fh.write(data)
+    return Path(path)
+
+
+def write_text(path: Path, text: str, permissions: int | None = None) -> Path:
+    """Write TEXT (UTF-8) to PATH atomically."""
+    with atomic_open(path, "w", permissions, encoding="utf-8", newline="") as fh:
+        fh.write(text)
+    return Path(path)
+
+
+def write_json(path: Path, data, permissions: int | None = None) -> Path:
+    """Write DATA as indented JSON to PATH atomically."""
+    return write_text(path, json.dumps(data, indent=2, default=str) + "\n", permissions)
+
+
+@contextmanager
+def atomic_folder(dest: Path, replace: bool = True):
+    """Yield a temporary sibling of DEST to fill; it becomes DEST only if the block completes.
+
+    REPLACE False keeps a DEST that another process completed meanwhile (first one
+    wins, the copy just made is dropped): for caches that several processes fill.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_process_umask())  # mkdtemp's 0700, widened as mkdir would
+        if dest.exists() and not replace:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        if dest.exists():
+            shutil.rmtree(dest)
+        try:
+            os.replace(tmp, dest)
+        except OSError:
+            if replace or not dest.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same folder first
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
