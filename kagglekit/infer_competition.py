@@ -136,11 +136,13 @@ def _given_set(draft: Draft, key: str, sets: list[ImageSet]) -> list[ImageSet]:
 def _choose_test(draft: Draft, sets: list[ImageSet], ids: set[str] | None) -> tuple[ImageSet, str]:
     pool = _given_set(draft, "files.test", sets)
     if ids is None:  # no sample submission: go by the name
-        named = [s for s in pool if "test" in s.name.lower()] or pool
-        if len(named) != 1:
-            raise Undecided("files.test", f"{len(named)} folders or zips could hold the test images: {names(s.name for s in named)}")
-        draft.put("files.test", named[0].name, f"{len(named[0].images)} images, the only image set named test")
-        return named[0], "stem"
+        named = [s for s in pool if "test" in s.name.lower()]
+        if len(named or pool) != 1:
+            raise Undecided("files.test", f"{len(named or pool)} folders or zips could hold the test images: "
+                                          f"{names(s.name for s in named or pool)}")
+        test = (named or pool)[0]
+        draft.put("files.test", test.name, f"{len(test.images)} images, the image set named test (no sample submission)")
+        return test, "stem"
     matching = [s for s in pool if _id_format(s, ids)]
     named = [s for s in matching if "test" in s.name.lower()]
     matching = named if len(matching) > 1 and len(named) == 1 else matching

@@ -110,7 +110,8 @@ def by_pattern(train: ImageSet, pattern: str) -> LabelSource:
         raise KagglekitError(f"labels.pattern is not a valid regex: {exc}") from None
     found = [compiled.search(p.name) for p in train.images]
     labels = [m.groupdict().get("label") if m else None for m in found]
-    return LabelSource("filename", labels, [("labels.source", "filename", "labels.pattern was given")])
+    return LabelSource("filename", labels, [("labels.source", "filename", "labels.pattern was given"),
+                                            ("labels.pattern", pattern, "")])
 
 
 def _id_column(table, stems: set[str], file_names: set[str]) -> tuple[str, bool] | None:
@@ -176,7 +177,7 @@ def by_csv(draft: Draft, data_dir: Path, train: ImageSet, csvs: list[str], prefe
 def infer_labels(draft: Draft, data_dir: Path, train: ImageSet, csvs: list[str], prefer: list[str]) -> LabelSource:
     """The one label source that fits the training images, or Undecided naming the candidates."""
     source = draft.given("labels.source")
-    if source == "filename" and draft.given("labels.pattern"):
+    if source in (None, "filename") and draft.given("labels.pattern"):
         return by_pattern(train, draft.given("labels.pattern"))
     finders = {"folders": lambda: by_folders(train), "filename": lambda: by_filename(train),
                "csv": lambda: by_csv(draft, data_dir, train, csvs, prefer)}

@@ -359,7 +359,12 @@ def fetch_new_competition(slug: str, data_dir: Path, definition: Path, force: bo
         if result.downloaded and target.name not in shipped:
             shutil.rmtree(target, ignore_errors=True)  # unpacked from an older download
         extract_once(data_dir / name, target)
-    inferred = infer_definition(data_dir, slug, competition_record(slug, policy), settings, origin=" fetch",
+    try:
+        record = competition_record(slug, policy)
+    except KagglekitError as exc:  # the files are here: a missing record costs only the metric's certainty
+        log.warning("could not read the competition's record (%s); the metric will be a guess", exc)
+        record = None
+    inferred = infer_definition(data_dir, slug, record, settings, origin=" fetch",
                                 how_to_set=f"the files are in {data_dir}: run 'kagglekit init -c {slug} --set {{key}}=VALUE'")
     write_definition(inferred.text, definition)
     return replace(result, unpacked=inferred.competition.files.unpack), inferred

@@ -326,6 +326,13 @@ def test_set_settles_the_question(project, cli):
     code, _, err = cli("init", "-c", "breeds", "--set", "labels.colour=x")
     assert code == 1 and "is not KEY=VALUE with a key of the competition file" in err
 
+    mixed_file_names(project / "data" / "mixed")
+    (project / "data" / "mixed" / "train" / "img_5.png").rename(project / "data" / "mixed" / "train" / "dog_5.png")
+    code, out, err = cli("init", "-c", "mixed", "--set", r"labels.pattern=^(?P<label>cat|dog)[._]")
+    assert code == 0, err
+    catalog = build_catalog(load_competition("mixed"), project / "data" / "mixed")
+    assert np.bincount(catalog.train["label"]).tolist() == [6, 7]
+
 
 def test_an_existing_definition_is_replaced_only_with_force(project, cli, dogs_dir):
     code, _, err = cli("init", "-c", "dogs-vs-cats", "--data-dir", dogs_dir)
@@ -430,10 +437,29 @@ def test_fetch_that_cannot_infer_keeps_the_files_for_init(project, cli, make_san
     assert code == 0 and "up to date" in out and labels.stat().st_mtime_ns == before
 
 
+def test_fetch_without_the_record_guesses_the_metric_and_says_so(project, cli, make_sandbox, dogs_dir, tmp_path):
+    sandbox = make_sandbox(served_cactus(tmp_path / "served", dogs_dir))
+    sandbox.faults.set(fail=100, status=503, only="ListCompetitions")
+    code, out, err = cli("fetch", "-c", "sunny-cactus", "-q")
+    assert code == 0, err
+    assert "could not read the competition's record" in err and "check: metric" in err
+    comp = load_competition("sunny-cactus")
+    assert comp.metric == "log_loss" and comp.submission.clip == (0.005, 0.995)  # the probability kind's usual metric
+    assert "a guess from the submission kind (no record of the competition); check it" in comp.source.read_text()
+
+
 def test_fetch_of_an_unknown_slug_is_a_404_and_writes_nothing(project, cli, sandbox):
     code, out, err = cli("fetch", "-c", "no-such-competition", "-q")
     assert code == 1 and "Kaggle has no competition 'no-such-competition' (404" in err and "check the slug" in err
     assert not (project / "competitions" / "no-such-competition").exists()
+
+
+def test_sandbox_refuses_a_folder_whose_definition_stays_open(project, cli, tmp_path):
+    two_label_columns(tmp_path / "open-breeds")
+    code, out, err = cli("sandbox", "--port", "0", "--state", tmp_path / "state", "--data", tmp_path / "open-breeds")
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "cannot infer labels.label_column" in err and "'breed'" in err and "'color'" in err
+    assert f"kagglekit init -c open-breeds --data-dir {tmp_path / 'open-breeds'} --set labels.label_column=VALUE" in err
 
 
 def test_sandbox_serves_a_folder_without_definition(project, make_sandbox, dogs_dir, tmp_path, monkeypatch, caplog,

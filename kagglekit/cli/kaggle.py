@@ -22,8 +22,7 @@ def _size(n: int | None) -> str:
 def fetch(
     competition: Competition = None,
     data_dir: DataDir = None,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Download and unpack again even when up to date (and replace an inferred definition).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Download and unpack again even when up to date.")] = False,
     settings: Settings = None,
     quiet: Quiet = False,
 ):
