@@ -16,7 +16,7 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 import pandas as pd
@@ -71,14 +71,16 @@ def resolve_source(data_dir: Path, name: str, comp: Competition) -> Path:
     )
 
 
+def is_listed_image(relative: PurePath) -> bool:
+    """True for an image the catalog reads (a path inside a folder or zip; hidden files and __MACOSX skipped)."""
+    return relative.suffix.lower() in IMAGE_SUFFIXES and not any(
+        part.startswith(".") or part == "__MACOSX" for part in relative.parts
+    )
+
+
 def list_images(folder: Path) -> list[Path]:
     """Image files below FOLDER, in a stable order (hidden files and __MACOSX skipped)."""
-    found = [
-        p
-        for p in folder.rglob("*")
-        if p.suffix.lower() in IMAGE_SUFFIXES
-        and not any(part.startswith(".") or part == "__MACOSX" for part in p.relative_to(folder).parts)
-    ]
+    found = [p for p in folder.rglob("*") if is_listed_image(p.relative_to(folder))]
     return sorted(found, key=lambda p: str(p.relative_to(folder)))
 
 

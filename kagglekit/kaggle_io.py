@@ -20,7 +20,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, TypeVar
@@ -170,8 +170,8 @@ def _explain(exc: BaseException, comp: Competition, what: str, tries: int, stagi
             return KagglekitError(f"Kaggle refused to {what} for {comp.slug} (403: {reason}); accept the competition's "
                                   f"rules at {comp.rules_url} (the API cannot accept them for you) and run again")
         if status == 404:
-            return KagglekitError(f"Kaggle has no competition '{comp.slug}' (404: {reason}); check the slug in "
-                                  f"{comp.source or 'the competition definition'}")
+            return KagglekitError(f"Kaggle has no competition '{comp.slug}' (404: {reason}); check the slug"
+                                  + (f" in {comp.source}" if comp.source else ""))
         if _is_transient(exc):
             return KagglekitError(f"Kaggle kept failing to {what} for {comp.slug} ({status}: {reason}) "
                                   f"after {tries} tries; try again later")
@@ -310,6 +310,60 @@ def _replace(src: Path, dst: Path) -> None:
     elif dst.exists() or dst.is_symlink():
         dst.unlink()
     os.replace(src, dst)
+
+
+# -- a competition without a definition ----------------------------------------
+
+def _unnamed(slug: str) -> Competition:
+    """A stand-in for SLUG's definition while there is none: enough to download and to word errors."""
+    from kagglekit.competition import Files, Labels, Submission
+
+    return Competition(slug=slug, title=slug, files=Files("", ""), labels=Labels(), submission=Submission(), metric="")
+
+
+def competition_record(slug: str, retry: RetryPolicy | None = None) -> dict | None:
+    """SLUG's entry in Kaggle's competition listing (title, url, evaluation_metric), or None when it is not found."""
+    policy = retry or RetryPolicy.from_env()
+    api = connect()
+    for search in dict.fromkeys((slug, slug.replace("-", " "))):  # the listing's search matches words of the title
+        found = _call(lambda text=search: api.competitions_list(search=text), _unnamed(slug),
+                      "look the competition up", policy)
+        for item in (found.competitions if found else None) or []:
+            if item and (item.ref or item.url or "").rstrip("/").rsplit("/", 1)[-1] == slug:
+                return {"title": item.title, "url": item.url, "evaluation_metric": item.evaluation_metric}
+    return None
+
+
+def fetch_new_competition(slug: str, data_dir: Path, definition: Path, force: bool = False, progress: bool = False,
+                          settings: dict | None = None, retry: RetryPolicy | None = None):
+    """Fetch a competition kagglekit has no definition for, infer one from its files and record, write it to DEFINITION.
+
+    Returns (FetchResult, InferredDefinition). The image zips in the download
+    are unpacked before the inference, so a download whose definition cannot
+    be inferred is still complete for `kagglekit init`.
+    """
+    from kagglekit.archive import extract_once
+    from kagglekit.competition_toml import write_definition
+    from kagglekit.infer_competition import image_archives, infer_definition
+
+    policy = retry or RetryPolicy.from_env()
+    data_dir = Path(data_dir)
+    result = fetch_competition(_unnamed(slug), data_dir, force, progress, policy)
+    shipped = set(_read_marker(data_dir)["entries"])
+    for name in image_archives(data_dir):
+        target = data_dir / Path(name).stem
+        if result.downloaded and target.name not in shipped:
+            shutil.rmtree(target, ignore_errors=True)  # unpacked from an older download
+        extract_once(data_dir / name, target)
+    try:
+        record = competition_record(slug, policy)
+    except KagglekitError as exc:  # the files are here: a missing record costs only the metric's certainty
+        log.warning("could not read the competition's record (%s); the metric will be a guess", exc)
+        record = None
+    inferred = infer_definition(data_dir, slug, record, settings, origin=" fetch",
+                                how_to_set=f"the files are in {data_dir}: run 'kagglekit init -c {slug} --set {{key}}=VALUE'")
+    write_definition(inferred.text, definition)
+    return replace(result, unpacked=inferred.competition.files.unpack), inferred
 
 
 # -- submit ------------------------------------------------------------------

@@ -17,11 +17,12 @@ from kagglekit.errors import KagglekitError
 
 @dataclass(frozen=True)
 class Metric:
-    """A named metric and whether a larger value is better."""
+    """A named metric, whether a larger value is better, and the name Kaggle's competition record gives it."""
 
     name: str
     fn: Callable[[np.ndarray, np.ndarray], float]
     greater_is_better: bool
+    kaggle_name: str = ""
 
 
 def _accuracy(y_true: np.ndarray, proba: np.ndarray) -> float:
@@ -51,9 +52,9 @@ def _roc_auc(y_true: np.ndarray, proba: np.ndarray) -> float:
 _METRICS = {
     m.name: m
     for m in (
-        Metric("accuracy", _accuracy, True),
-        Metric("log_loss", _log_loss, False),
-        Metric("roc_auc", _roc_auc, True),
+        Metric("accuracy", _accuracy, True, "Categorization Accuracy"),
+        Metric("log_loss", _log_loss, False, "Log Loss"),
+        Metric("roc_auc", _roc_auc, True, "Area Under Receiver Operating Characteristic Curve"),
     )
 }
 

@@ -17,13 +17,13 @@ ORDER = [
     # foundation
     "kagglekit", "competitions", "errors", "atomic", "progress", "config", "metrics", "archive", "run_folder",
     # stages
-    "competition", "catalog", "augment", "pipeline", "models", "inference",
+    "competition", "catalog", "competition_toml", "infer_labels", "infer_competition", "augment", "pipeline", "models", "inference",
     "budget", "schedules", "devices", "training", "crossval", "predict", "ensemble", "submission",
     "kaggle_io", "kernel", "kernel_entry", "kernel_remote",
 ]
 # Beside the stages (they may import any stage, no stage imports them): tools, views, the CLI.
 BESIDE_PREFIXES = ("sandbox", "cli", "report", "preview", "explain", "runs", "bench", "bench_report", "demo",
-                   "infer_competition", "__main__")
+                   "__main__")
 
 
 def module_name(path: Path) -> str:

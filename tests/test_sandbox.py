@@ -74,6 +74,22 @@ def test_stock_kaggle_cli_lists_files_and_reports_errors(sandbox, run_kaggle):
     assert result.returncode != 0 and "not found" in result.stderr
 
 
+def test_competition_listing_says_each_competitions_metric(make_sandbox, dogs_dir, run_kaggle):
+    make_sandbox(dogs_dir)
+    result = run_kaggle("competitions", "list", "-s", "digits", "--csv")
+    assert result.returncode == 0, result.stderr
+    rows = result.stdout.strip().splitlines()
+    assert rows[0].startswith("ref,deadline") and len(rows) == 2
+    assert rows[1].startswith("https://www.kaggle.com/competitions/demo-digits,")
+
+    everything = api().competitions_list(search="", page_size=1)
+    assert len(everything.competitions) == 1 and everything.next_page_token == "1"
+    metrics = {c.ref.rsplit("/", 1)[1]: c.evaluation_metric
+               for c in api().competitions_list(search="").competitions}
+    assert metrics == {"demo-digits": "Log Loss", "dogs-vs-cats": "Categorization Accuracy"}
+    assert api().competitions_list(search="Dogs Cats").competitions[0].title == "Dogs vs. Cats"
+
+
 def test_sandbox_command_prints_the_environment_and_serves(tmp_path):
     kagglekit = Path(sys.executable).with_name("kagglekit")
     state = tmp_path / "state"

@@ -7,7 +7,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from kagglekit.cli.app import Competition, DataDir, Quiet, command, console, setup_logging
+from kagglekit.cli.app import Competition, DataDir, Quiet, command, console, err_console, setup_logging
+
+Settings = Annotated[Optional[list[str]], typer.Option(
+    "--set", metavar="KEY=VALUE",
+    help="Settle what the files leave open, e.g. labels.label_column=breed or metric=roc_auc (repeatable).")]
 
 
 def _size(n: int | None) -> str:
@@ -19,15 +23,27 @@ def fetch(
     competition: Competition = None,
     data_dir: DataDir = None,
     force: Annotated[bool, typer.Option("--force", help="Download and unpack again even when up to date.")] = False,
+    settings: Settings = None,
     quiet: Quiet = False,
 ):
-    """Download the competition's files with the kaggle client and unpack them; a second run downloads nothing."""
+    """Download the competition's files with the kaggle client and unpack them; a second run downloads nothing.
+
+    For a competition kagglekit has no definition for, the definition is inferred from the files and
+    Kaggle's record of the competition, and written to competitions/<slug>/competition.toml.
+    """
     setup_logging(quiet)
-    from kagglekit.competition import load_competition
+    from kagglekit.competition import default_competition, load_competition
     from kagglekit.config import default_data_dir
+    from kagglekit.errors import KagglekitError
+    from kagglekit.infer_competition import has_definition
     from kagglekit.kaggle_io import fetch_competition
 
-    comp = load_competition(competition)
+    name = competition or default_competition()
+    if name and not has_definition(name):
+        return _fetch_new(name, data_dir or default_data_dir(name), force, settings, quiet)
+    comp = load_competition(name)
+    if settings:
+        raise KagglekitError(f"--set is for competitions without a definition; edit {comp.source} instead")
     result = fetch_competition(comp, data_dir or default_data_dir(comp.slug), force=force, progress=not quiet)
     if not result.downloaded:
         console.print(f"{result.data_dir} is up to date with {comp.slug}; nothing downloaded (--force downloads again)")
@@ -35,6 +51,50 @@ def fetch(
     resumed = f", resumed after {_size(result.resumed_from)}" if result.resumed_from else ""
     unpacked = f"; unpacked {', '.join(result.unpacked)}" if result.unpacked else ""
     console.print(f"fetched {comp.slug} ({_size(result.size)}{resumed}) into {result.data_dir}{unpacked}")
+
+
+def _fetch_new(slug: str, data_dir: Path, force: bool, settings: list[str] | None, quiet: bool) -> None:
+    from kagglekit.competition_toml import definition_target, parse_settings
+    from kagglekit.kaggle_io import fetch_new_competition
+
+    values = parse_settings(settings)
+    target = definition_target(slug, force)  # refused before a long download, not after
+    result, inferred = fetch_new_competition(slug, data_dir, target, force=force, progress=not quiet, settings=values)
+    what = f"fetched {slug} ({_size(result.size)})" if result.downloaded else f"{data_dir} is up to date with {slug}"
+    unpacked = f"; unpacked {', '.join(result.unpacked)}" if result.unpacked else ""
+    console.print(f"{what} into {data_dir}{unpacked}")
+    _show_inferred(inferred, target)
+
+
+def _show_inferred(inferred, target: Path) -> None:
+    console.print(f"kagglekit had no definition of {inferred.competition.slug}; it inferred this one and wrote it to {target}:")
+    console.print(inferred.text, markup=False)
+    for warning in inferred.warnings:
+        err_console.print(f"[bold yellow]check:[/] {warning}", soft_wrap=True)
+    console.print(f"Check it against the competition's Data and Evaluation pages and edit {target} where it is wrong, "
+                  f"then: kagglekit train -c {inferred.competition.slug}")
+
+
+@command("init")
+def init(
+    competition: Competition = None,
+    data_dir: DataDir = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing definition of the competition.")] = False,
+    settings: Settings = None,
+):
+    """Infer a competition's definition from its files already on disk; writes competitions/<slug>/competition.toml."""
+    setup_logging(False)
+    from kagglekit.competition import default_competition
+    from kagglekit.competition_toml import parse_settings
+    from kagglekit.config import default_data_dir
+    from kagglekit.errors import KagglekitError
+    from kagglekit.infer_competition import init_definition
+
+    slug = competition or default_competition()
+    if not slug:
+        raise KagglekitError("no competition given; pass -c SLUG (the name in the competition's URL)")
+    inferred, target = init_definition(slug, data_dir or default_data_dir(slug), force, parse_settings(settings))
+    _show_inferred(inferred, target)
 
 
 @command("submit")

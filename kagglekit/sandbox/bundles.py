@@ -3,13 +3,15 @@
 A bundle is a folder laid out like Kaggle's download (``train.zip``,
 ``test1.zip``, ``sampleSubmission.csv`` ...) plus a sealed ``solution.csv``.
 The folder's ``competition.toml`` names the competition; without one, the
-folder name is the slug of a definition kagglekit knows. The solution, the
+folder name is the slug of a definition kagglekit knows, or else the
+definition is inferred from the files (and logged). The solution, the
 definition and a README are never served.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,9 +19,10 @@ from email.utils import formatdate
 from pathlib import Path
 
 from kagglekit.atomic import atomic_open
-from kagglekit.competition import Competition, load_competition, load_competition_file
+from kagglekit.competition import Competition, known_competitions, load_competition, load_competition_file
 from kagglekit.errors import KagglekitError
 
+log = logging.getLogger("kagglekit.sandbox")
 NOT_SERVED = {"competition.toml", "README.md"}
 # Already-compressed members are stored, not deflated again (fast to build, same size).
 STORED_SUFFIXES = {".zip", ".jpg", ".jpeg", ".png", ".gz", ".7z"}
@@ -76,12 +79,18 @@ def _definition(folder: Path) -> Competition:
     toml = folder / "competition.toml"
     if toml.is_file():
         return load_competition_file(toml)
-    try:
+    if folder.name in known_competitions():
         return load_competition(folder.name)
-    except KagglekitError:
-        raise KagglekitError(
-            f"no competition definition for {folder}; add a competition.toml to it or name the folder after a known slug"
-        ) from None
+    from kagglekit.infer_competition import infer_definition
+
+    how = (f"write {toml}, or run 'kagglekit init -c {folder.name} --data-dir {folder} --set {{key}}=VALUE' "
+           "here (the sandbox finds that definition by the folder's name)")
+    inferred = infer_definition(folder, folder.name, exclude=NOT_SERVED, how_to_set=how, origin=" sandbox")
+    log.info("%s has no competition definition; serving it as %s with this inferred one:\n%s",
+             folder, folder.name, inferred.text.rstrip())
+    for warning in inferred.warnings:
+        log.warning("%s: %s", folder.name, warning)
+    return inferred.competition
 
 
 def load_bundle(folder: Path, comp: Competition | None = None) -> Bundle:

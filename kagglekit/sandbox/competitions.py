@@ -10,7 +10,8 @@ clients exercise their polling.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+import zlib
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 from kagglesdk.competitions.types import competition_api_service as api
@@ -32,6 +33,42 @@ def _bundle(call: Call, slug: str, need_rules: bool = True):
     if need_rules and not call.sandbox.store.settings(bundle.slug)["rules_accepted"]:
         raise ApiError(403, "You must accept this competition's rules before you can use its data or submit")
     return bundle
+
+
+@route(COMPETITIONS, "ListCompetitions")
+def list_competitions(call: Call):
+    """The served competitions whose slug or title holds every word searched for, with their evaluation metric."""
+    from kagglekit.metrics import get_metric
+
+    req = api.ApiListCompetitionsRequest.from_dict(call.body)
+    words = (req.search or "").lower().split()
+    found = [b for _, b in sorted(call.sandbox.bundles.items())
+             if all(w in f"{b.slug} {b.comp.title}".lower() for w in words)]
+    size = min(req.page_size or 20, MAX_PAGE)
+    start = int(req.page_token) if (req.page_token or "").isdigit() else max((req.page or 1) - 1, 0) * size
+    answer = api.ApiListCompetitionsResponse()
+    answer.competitions = [_as_api_competition(call, b, get_metric(b.comp.metric).kaggle_name)
+                           for b in found[start:start + size]]
+    if start + size < len(found):
+        answer.next_page_token = str(start + size)
+    return answer
+
+
+def _as_api_competition(call: Call, bundle, metric_name: str) -> api.ApiCompetition:
+    settings = call.sandbox.store.settings(bundle.slug)
+    out = api.ApiCompetition()
+    out.id = zlib.crc32(bundle.slug.encode()) & 0x7FFFFFFF
+    # Kaggle's listing gives the competition's page as its ref, and the slug ends it.
+    out.ref = out.url = bundle.comp.url or f"https://www.kaggle.com/competitions/{bundle.slug}"
+    out.title = bundle.comp.title
+    out.category, out.reward, out.host_name = "Getting Started", "Knowledge", "kagglekit sandbox"
+    out.evaluation_metric = metric_name
+    out.enabled_date = datetime.fromtimestamp(bundle.modified, timezone.utc).replace(tzinfo=None)
+    out.deadline = out.merger_deadline = datetime(2099, 12, 31)
+    out.user_has_entered = settings["rules_accepted"]
+    out.submissions_disabled = settings["closed"]
+    out.max_daily_submissions = settings["daily_limit"] if settings["daily_limit"] is not None else call.sandbox.daily_limit
+    return out
 
 
 @route(COMPETITIONS, "ListDataFiles")
