@@ -92,14 +92,18 @@ def atomic_folder(dest: Path, replace: bool = True):
         if dest.exists() and not replace:
             shutil.rmtree(tmp, ignore_errors=True)
             return
-        if dest.exists():
-            shutil.rmtree(dest)
+        old = None
+        if dest.exists():  # moved aside, not deleted first: a kill between the renames loses no complete copy
+            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".old", dir=dest.parent))
+            os.replace(dest, old / dest.name)
         try:
             os.replace(tmp, dest)
         except OSError:
             if replace or not dest.is_dir():
                 raise
             shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same folder first
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

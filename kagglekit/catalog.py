@@ -3,8 +3,9 @@
 Everything that can go wrong with the data is found here, before training
 starts: missing files, unlabelled images, unknown classes, duplicate ids,
 test ids the sample submission expects but the test set lacks, and images
-that cannot be decoded (left out of training, or predicted with the class
-prior at test time, and named in a warning either way).
+that cannot be used: not an image, too large (above MAX_PIXELS), or not
+decodable (left out of training, or predicted with the class prior at test
+time, and named in a warning with the reason either way).
 """
 
 from __future__ import annotations
@@ -212,6 +213,13 @@ def build_test_table(comp: Competition, data_dir: Path, sample: pd.DataFrame | N
     _refuse_duplicates(table, "test")
     if sample is not None:
         missing = sorted(set(sample[comp.submission.id_column]) - set(table["id"]))
+        ignored = _ignored_files(root, comp.submission.id_format)
+        other = [ignored.get(i) or ignored[Path(i).stem] for i in missing if i in ignored or Path(i).stem in ignored]
+        if other:  # there, but in a format the catalog does not read: "fetch again" would not help
+            raise KagglekitError(
+                f"{len(other)} test images are in a format kagglekit does not read (first: {other[0].name}; JPEG and "
+                "PNG only); convert them to PNG (e.g. with Pillow) under the same names and run again"
+            )
         if missing:
             raise KagglekitError(
                 f"{len(missing)} test ids of the sample submission have no image (first: {missing[0]}); "
@@ -221,24 +229,43 @@ def build_test_table(comp: Competition, data_dir: Path, sample: pd.DataFrame | N
     return table
 
 
+def _ignored_files(root: Path, id_format: str) -> dict[str, Path]:
+    """Id -> file for the files below ROOT that are not images the catalog reads (e.g. .gif, .bmp, .webp)."""
+    found = {}
+    for p in root.rglob("*"):
+        if p.is_file() and p.suffix.lower() not in IMAGE_SUFFIXES and not p.name.startswith("."):
+            found[p.stem if id_format == "stem" else p.name] = p
+            found.setdefault(p.stem, p)  # a 7.gif where the sample expects 7.jpg is that image
+    return found
+
+
+# Above this an image is refused before decoding: a 13,000 x 13,000 PNG of 20 KB decodes to half a gigabyte.
+MAX_PIXELS = 50_000_000
+
+
 def _check_image(path: str) -> str | None:
-    """None when PATH decodes as a JPEG or PNG, else the reason it does not."""
-    from PIL import Image
+    """None when PATH decodes as a JPEG or PNG, else why it is left out: not an image, too large, or undecodable."""
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             if im.format not in DECODABLE_FORMATS:
-                return f"format {im.format} is not JPEG or PNG"
+                return f"not an image kagglekit reads (a {im.format} file; JPEG and PNG only)"
+            width, height = im.size
+            if width * height > MAX_PIXELS:  # the header says so: nothing is decoded
+                return f"too large ({width}x{height} pixels, above the {MAX_PIXELS // 1_000_000}-megapixel limit)"
             im.draft("RGB", (64, 64))  # DCT-scaled decode: every byte is still read, at a fraction of the cost
             im.load()
+    except UnidentifiedImageError:
+        return "not an image (no JPEG or PNG data)"
     except Exception as exc:  # noqa: BLE001 - any decoder failure means "unreadable"
-        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"cannot decode ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
     return None
 
 
 def find_unreadable(paths: list[str]) -> dict[str, str]:
     """Path -> reason for every image that cannot be decoded; results are cached per file."""
-    key = hashlib.sha1()
+    key = hashlib.sha1(b"reasons-v2")  # the reasons' wording is part of what is cached
     stats = []
     for p in paths:
         try:
@@ -260,9 +287,10 @@ def find_unreadable(paths: list[str]) -> dict[str, str]:
     return bad
 
 
-def _name_list(paths, limit: int = 5) -> str:
-    names = [Path(p).name for p in paths]
-    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+def _named(bad: dict[str, str], paths, limit: int = 5) -> str:
+    """'a.jpg (why), b.png (why) and N more' for the PATHS among BAD."""
+    items = [f"{Path(p).name} ({bad[p]})" for p in paths]
+    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def build_catalog(comp: Competition, data_dir: Path, with_test: bool = True) -> Catalog:
@@ -280,15 +308,13 @@ def build_catalog(comp: Competition, data_dir: Path, with_test: bool = True) -> 
     bad = find_unreadable(list(train["path"]) + list(test["path"]))
     skipped = [p for p in train["path"] if p in bad]
     if skipped:
-        log.warning("%d training images cannot be decoded and are left out: %s", len(skipped), _name_list(skipped))
+        log.warning("%d training images are left out: %s", len(skipped), _named(bad, skipped))
         train = train[~train["path"].isin(bad)].reset_index(drop=True)
     test["readable"] = ~test["path"].isin(bad)
     if (~test["readable"]).any():
         unreadable = test.loc[~test["readable"], "path"]
-        log.warning(
-            "%d test images cannot be decoded; they get the class prior in the submission: %s",
-            len(unreadable), _name_list(unreadable),
-        )
+        log.warning("%d test images cannot be read; they get the class prior in the submission: %s",
+                    len(unreadable), _named(bad, unreadable))
     catalog = Catalog(comp, train, test, skipped)
     counts = np.bincount(train["label"], minlength=comp.n_classes)
     if (counts == 0).any():

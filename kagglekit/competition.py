@@ -13,6 +13,8 @@ import logging
 import os
 import re
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -113,9 +115,16 @@ def parse_competition(data: dict, source: Path | None = None) -> Competition:
     for key in ("slug", "files", "metric"):
         if key not in data:
             raise KagglekitError(f"competition definition{where} is missing '{key}'; see the README's TOML format")
+    for key in ("slug", "title", "url", "metric"):
+        if key in data and not isinstance(data[key], str):
+            raise KagglekitError(f"'{key}'{where} must be a string (in quotes), not {data[key]!r}")
+    for key in (*_SECTIONS, "train"):
+        if key in data and not isinstance(data[key], dict):
+            raise KagglekitError(f"'{key}'{where} must be a table ([{key}] with its keys below), not {data[key]!r}")
     parts = {}
     for name, cls in _SECTIONS.items():
         section = dict(data.get(name, {}))
+        _check_types(name, section, cls, where)
         valid = set(cls.__dataclass_fields__)
         bad = set(section) - valid
         if bad:
@@ -129,6 +138,9 @@ def parse_competition(data: dict, source: Path | None = None) -> Competition:
             parts[name] = cls(**section)
         except TypeError as exc:
             raise KagglekitError(f"section [{name}]{where} is incomplete ({exc}); see the README's TOML format") from None
+    from kagglekit.config import check_train_table
+
+    check_train_table(data.get("train", {}), where)
     comp = Competition(
         slug=data["slug"],
         title=data.get("title", data["slug"]),
@@ -140,6 +152,27 @@ def parse_competition(data: dict, source: Path | None = None) -> Competition:
     )
     _check(comp, where)
     return comp
+
+
+def _check_types(name: str, section: dict, cls, where: str) -> None:
+    """Refuse a value of the wrong type in [NAME], naming the key and the type it needs."""
+    hints = typing.get_type_hints(cls)
+    for key, value in section.items():
+        if key not in hints:
+            continue
+        expected = hints[key]
+        optional = typing.get_origin(expected) in (typing.Union, types.UnionType)
+        kind = next(a for a in typing.get_args(expected) if a is not type(None)) if optional else expected
+        if typing.get_origin(kind) is tuple:
+            inner = typing.get_args(kind)
+            numbers = inner and inner[0] is float
+            ok = isinstance(value, list) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) if numbers else isinstance(v, str) for v in value)
+            need = f"a list of {'numbers' if numbers else 'strings'}"
+        else:
+            ok, need = isinstance(value, str), "a string (in quotes)"
+        if not ok:
+            raise KagglekitError(f"{name}.{key}{where} must be {need}, not {value!r}; fix the competition file")
 
 
 def _check(comp: Competition, where: str) -> None:

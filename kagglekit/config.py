@@ -118,6 +118,18 @@ def _parsed(values: dict, where: str) -> dict:
     return out
 
 
+def check_train_table(values: dict, where: str = "") -> None:
+    """Refuse an unknown key or a value of the wrong type in a competition's [train] table."""
+    valid = set(setting_names())
+    unknown = set(values) - valid
+    if unknown:
+        raise KagglekitError(f"unknown key 'train.{sorted(unknown)[0]}'{where}; valid: {', '.join(sorted(valid))}")
+    try:
+        check_config(TrainConfig().replace(**_parsed(values, "train.")))
+    except KagglekitError as exc:
+        raise KagglekitError(f"{exc} ([train]{where})") from None
+
+
 def resolve_config(competition_defaults: dict, **flags) -> TrainConfig:
     """Apply the competition's [train] defaults, then the flags that were given (None = not given)."""
     valid = set(setting_names())

@@ -1,11 +1,12 @@
 """Kaggle I/O: fetch a competition's files and submit a file, through the official kaggle client.
 
 Everything goes through ``KaggleApi`` (no HTTP of our own), so the same code
-talks to Kaggle and to ``kagglekit sandbox``. What this module adds to the
-client: one-line errors that say what to do, retries with backoff for server
-failures and dropped connections, downloads that are idempotent and never
-leave a partial file where the catalog would take it for complete, and a
-refusal to send a submission that fails validation.
+talks to Kaggle and to ``kagglekit sandbox``; every call goes through
+kagglekit.remote (timeouts, retries, one-line errors). What this module adds:
+what a failure means for a competition (its rules, its slug), downloads that
+are idempotent and never leave a partial file where the catalog would take it
+for complete, a refusal to send a submission that fails validation, and never
+the same submission twice.
 
 Credentials stay inside the client: nothing here reads, prints, logs or
 writes them.
@@ -14,6 +15,7 @@ writes them.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -21,6 +23,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, TypeVar
@@ -28,6 +31,7 @@ from typing import Callable, TypeVar
 from kagglekit.atomic import write_json
 from kagglekit.competition import Competition
 from kagglekit.errors import KagglekitError
+from kagglekit.remote import Hints, RetryPolicy, UploadFailed, call, connect
 
 log = logging.getLogger("kagglekit")
 T = TypeVar("T")
@@ -37,27 +41,6 @@ FETCH_MARKER = ".kagglekit-fetch.json"
 # Downloads in progress live here, out of the catalog's sight, until they are complete.
 STAGING = ".download"
 DOWNLOAD_CHUNK = 64 * 1024
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often to try a call that failed on the server's side or lost its connection."""
-
-    attempts: int = 5
-    delay: float = 1.0  # seconds before the second try, doubled before each next one
-
-    @classmethod
-    def from_env(cls) -> "RetryPolicy":
-        """Defaults, or KAGGLEKIT_HTTP_ATTEMPTS and KAGGLEKIT_HTTP_BACKOFF (seconds)."""
-        try:
-            policy = cls(int(os.environ.get("KAGGLEKIT_HTTP_ATTEMPTS", cls.attempts)),
-                         float(os.environ.get("KAGGLEKIT_HTTP_BACKOFF", cls.delay)))
-        except ValueError:
-            raise KagglekitError("KAGGLEKIT_HTTP_ATTEMPTS must be a whole number and KAGGLEKIT_HTTP_BACKOFF "
-                                 "a number of seconds; fix or unset them") from None
-        if policy.attempts < 1 or policy.delay < 0:
-            raise KagglekitError("KAGGLEKIT_HTTP_ATTEMPTS must be at least 1 and KAGGLEKIT_HTTP_BACKOFF at least 0")
-        return policy
 
 
 @dataclass(frozen=True)
@@ -83,129 +66,22 @@ class SubmitResult:
     message: str = ""
 
 
-class _UploadFailed(Exception):
-    """The client reported a failed upload by return value; worth another try."""
-
-
-# -- connecting --------------------------------------------------------------
-
-def _no_credentials(config_dir: str) -> str:
-    return (f"no Kaggle credentials found; download kaggle.json from https://www.kaggle.com/settings "
-            f"('Create New Token') into {config_dir} (chmod 600), or set KAGGLE_USERNAME and KAGGLE_KEY")
-
-
-def connect():
-    """An authenticated KaggleApi, or a KagglekitError saying where credentials go."""
-    output = io.StringIO()
-    # The client prints a page of auth help on import and before exit(1); keep both off the user's screen.
-    with contextlib.redirect_stdout(output):
-        from kaggle.api.kaggle_api_extended import KaggleApi
-
-        api = KaggleApi()
-        # VERBOSE=1 makes the client dump request headers, Authorization included: never let it.
-        api.args = [a for a in api.args if a not in ("--verbose", "-v")]
-        try:
-            api.authenticate()
-        except SystemExit:
-            raise KagglekitError(_no_credentials(KaggleApi.config_dir)) from None
-    if "readable by other users" in output.getvalue():
-        log.warning("%s is readable by other users; run 'chmod 600 %s'", api.config, api.config)
-    return api
-
-
-# -- errors and retries ------------------------------------------------------
-
-def _status(exc: BaseException) -> int | None:
-    response = getattr(exc, "response", None)
-    return getattr(response, "status_code", None)
-
-
-def _is_cut_off(exc: BaseException) -> bool:
-    """True for a transfer that broke partway (as opposed to one that never connected)."""
-    import requests
-    from urllib3.exceptions import ProtocolError, ReadTimeoutError
-
-    if isinstance(exc, ValueError) and str(exc).startswith("Downloaded file size"):
-        return True
-    return isinstance(exc, (requests.exceptions.ChunkedEncodingError, ProtocolError, ReadTimeoutError))
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Server failures, rate limits and lost connections: worth trying again."""
-    import requests
-
-    if isinstance(exc, requests.HTTPError):
-        status = _status(exc)
-        return status is not None and (status >= 500 or status == 429)
-    return isinstance(exc, (requests.ConnectionError, requests.Timeout, _UploadFailed)) or _is_cut_off(exc)
-
-
-def _reason(exc: BaseException) -> str:
-    """The server's message (or the error's first words), short and on one line."""
-    text = ""
-    response = getattr(exc, "response", None)
-    if response is not None:
-        with contextlib.suppress(Exception):
-            text = response.json().get("message", "")
-    if not text and _is_cut_off(exc):
-        return "connection broken partway"
-    text = text or str(exc) or type(exc).__name__
-    if "refused" in text.lower() and getattr(exc, "response", None) is None:
-        return "connection refused"
-    return " ".join(text.split())[:200]
-
-
-def _explain(exc: BaseException, comp: Competition, what: str, tries: int, staging: Path | None = None) -> BaseException:
-    """The KagglekitError a user reads for EXC; unknown exceptions (bugs) are returned unchanged."""
-    import requests
-
-    if isinstance(exc, KagglekitError):
-        return exc
-    status, reason = _status(exc), _reason(exc)
-    if isinstance(exc, requests.HTTPError) and status:
-        if status == 401:
-            return KagglekitError("Kaggle rejected your credentials (401); check the username and key in kaggle.json "
-                                  "(or KAGGLE_USERNAME/KAGGLE_KEY), or create a new token at https://www.kaggle.com/settings")
-        if status == 403:
-            return KagglekitError(f"Kaggle refused to {what} for {comp.slug} (403: {reason}); accept the competition's "
-                                  f"rules at {comp.rules_url} (the API cannot accept them for you) and run again")
-        if status == 404:
-            return KagglekitError(f"Kaggle has no competition '{comp.slug}' (404: {reason}); check the slug"
-                                  + (f" in {comp.source}" if comp.source else ""))
-        if _is_transient(exc):
-            return KagglekitError(f"Kaggle kept failing to {what} for {comp.slug} ({status}: {reason}) "
-                                  f"after {tries} tries; try again later")
-        return KagglekitError(f"Kaggle refused to {what} for {comp.slug} ({status}: {reason})")
-    if staging is not None and staging.is_file() and _is_cut_off(exc):
-        return KagglekitError(f"the download of {comp.slug} was cut off {tries} times ({reason}); the "
-                              f"{staging.stat().st_size} bytes received are kept, run the same command again to resume")
-    if isinstance(exc, _UploadFailed):
-        return KagglekitError(f"the upload to {comp.slug} failed {tries} times; try again later")
-    if _is_transient(exc):
-        return KagglekitError(f"could not reach Kaggle to {what} after {tries} tries ({reason}); check the network "
-                              "(or that 'kagglekit sandbox' is running and its environment is exported) and run again")
-    if isinstance(exc, OSError):
-        return KagglekitError(f"could not {what} for {comp.slug}: {exc.strerror or exc} ({exc.filename}); "
-                              "check free disk space and folder permissions")
-    return exc
-
-
 def _call(fn: Callable[[], T], comp: Competition, what: str, policy: RetryPolicy, staging: Path | None = None) -> T:
-    """FN(), tried again with exponential backoff while it fails transiently."""
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            return fn()
-        except SystemExit as exc:  # some client methods print and exit() instead of raising
-            raise KagglekitError(f"the kaggle client stopped while trying to {what} for {comp.slug} "
-                                 f"(exit code {exc.code}); run again, or try the same with the kaggle CLI") from None
-        except Exception as exc:
-            if not _is_transient(exc) or attempt == policy.attempts:
-                raise _explain(exc, comp, what, attempt, staging) from None
-            pause = policy.delay * 2 ** (attempt - 1)
-            log.warning("could not %s (%s); trying again in %.1f s (%d of %d)",
-                        what, _reason(exc), pause, attempt + 1, policy.attempts)
-            time.sleep(pause)
-    raise AssertionError("unreachable")
+    """FN() through remote.call, with what a failure means for a competition (its rules, its slug, a kept download)."""
+    where = f" in {comp.source}" if comp.source else ""
+
+    def cut_off(tries: int, why: str) -> str | None:
+        if staging is None or not staging.is_file():
+            return None
+        return (f"the download of {comp.slug} was cut off {tries} times ({why}); the {staging.stat().st_size} bytes "
+                "received are kept, run the same command again to resume")
+
+    hints = Hints(by_status={
+        403: lambda why: (f"Kaggle refused to {what} for {comp.slug} (403: {why}); accept the competition's rules at "
+                          f"{comp.rules_url} (the API cannot accept them for you) and run again"),
+        404: lambda why: f"Kaggle has no competition '{comp.slug}' (404: {why}); check the slug{where}",
+    }, cut_off=cut_off)
+    return call(fn, f"{what} for {comp.slug}", policy, hints)
 
 
 # -- fetch -------------------------------------------------------------------
@@ -216,13 +92,13 @@ def fetch_competition(comp: Competition, data_dir: Path, force: bool = False, pr
 
     The download goes to DATA_DIR/.download/ and is unpacked only once
     complete; an interrupted one is resumed by the next call (with Range
-    requests, by the client). FORCE downloads and unpacks again.
+    requests, by the client, which checks that the bytes kept belong to the
+    same remote file). FORCE downloads and unpacks again even when DATA_DIR is
+    up to date; a forced download cut off partway resumes like any other.
     """
     policy = retry or RetryPolicy.from_env()
     data_dir = Path(data_dir)
     staging = data_dir / STAGING / f"{comp.slug}.zip"
-    if force:
-        shutil.rmtree(data_dir / STAGING, ignore_errors=True)
     api = connect()
     outcome = _call(lambda: _download(api, comp, data_dir, staging, force, progress),
                     comp, "download the files", policy, staging)
@@ -289,7 +165,12 @@ def _unpack(comp: Competition, data_dir: Path, staging: Path) -> list[str]:
 
     unpacked = data_dir / STAGING / "unpacked"
     shutil.rmtree(unpacked, ignore_errors=True)
-    extract_once(staging, unpacked)  # refuses entries that would land outside, naming the first
+    try:
+        extract_once(staging, unpacked)  # refuses damaged archives and unsafe or outsized entries, naming the first
+    except KagglekitError as exc:  # resuming these bytes would only give the same archive again
+        shutil.rmtree(data_dir / STAGING, ignore_errors=True)
+        raise KagglekitError(f"{exc} (the download was deleted: run the same command again to download it afresh)") \
+            from None
     entries = sorted(p.name for p in unpacked.iterdir())
     for name in entries:
         _replace(unpacked / name, data_dir / name)
@@ -390,35 +271,125 @@ def submit_file(comp: Competition, file: Path, message: str, data_dir: Path, wai
         raise KagglekitError("the submission message is empty; describe the submission with -m '...'")
     validate_file(comp, file, data_dir)  # an invalid file is never sent
     api = connect()
-    # A retry after a lost answer must not submit twice (each one counts against the daily limit):
-    # before sending again, look for a submission of this file and message that was not there before.
-    earlier = {sub.ref for sub in _call(lambda: _submissions(api, comp), comp, "list your submissions", policy)}
-    tries = 0
+    flight = InFlight(comp.slug, hashlib.sha256(file.read_bytes()).hexdigest(), message, file.name)
 
     def send():
-        nonlocal tries
-        tries += 1
-        if tries > 1:
-            landed = [sub for sub in _submissions(api, comp)
-                      if sub.ref not in earlier and sub.description == message and sub.file_name == file.name]
-            if landed:
-                log.warning("the submission had reached Kaggle before the answer was lost: not sending it again")
-                return SimpleNamespace(ref=landed[0].ref, message="submitted (the first answer was lost)")
         answer = api.competition_submit(str(file), message, comp.slug, quiet=True)
         if answer.message == api.COMPETITION_SUBMIT_UPLOAD_FAILED_MESSAGE:
-            raise _UploadFailed(answer.message)
+            raise UploadFailed(answer.message)
         return answer
 
-    answer = _call(send, comp, "submit", policy)
-    if not answer.ref:
-        # Old clients said "Successfully submitted" whatever happened: only a submission ref proves it.
-        raise KagglekitError(f"Kaggle did not accept the submission to {comp.slug}: {answer.message or 'no reason given'}")
+    answer = send_once(api, comp, flight, send, policy)
     result = SubmitResult(answer.ref, file, "pending", message=answer.message)
     _remember(result, message)
     if wait:
         result = wait_for_score(api, comp, result, policy, timeout)
         _remember(result, message)
     return result
+
+
+# Submissions whose sending started but whose answer never came, so that a rerun adopts them instead of
+# sending a second copy (each copy costs one of the day's submissions).
+IN_FLIGHT_FILE = "submissions-in-flight.json"
+CLOCK_SKEW = 300  # seconds: Kaggle's clock and ours may differ this much
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """What identifies one submission being sent: the competition, what is sent, its message and file name."""
+
+    competition: str
+    content: str  # sha256 of a submission file, or owner/kernel@version of a code submission
+    message: str
+    file_name: str
+
+    def matches(self, sub) -> bool:
+        """True when Kaggle's submission SUB is this one."""
+        return (sub.description or "") == self.message and (sub.file_name or "") == self.file_name
+
+
+def _in_flight_path() -> Path:
+    from kagglekit.catalog import cache_dir
+
+    return cache_dir() / IN_FLIGHT_FILE
+
+
+def _in_flight_records() -> list[dict]:
+    try:
+        data = json.loads(_in_flight_path().read_text())
+    except (OSError, ValueError):
+        return []
+    return data if isinstance(data, list) else []
+
+
+def _in_flight_since(flight: InFlight) -> datetime | None:
+    """When an earlier run started sending FLIGHT (UTC), if it never heard back."""
+    for record in _in_flight_records():
+        if {k: record.get(k) for k in vars(flight)} == vars(flight):
+            return datetime.fromisoformat(record["started"])
+    return None
+
+
+def _set_in_flight(flight: InFlight, started: datetime | None) -> None:
+    """Record FLIGHT as being sent since STARTED, or forget it (STARTED None)."""
+    records = [r for r in _in_flight_records() if {k: r.get(k) for k in vars(flight)} != vars(flight)]
+    if started is not None:
+        records.append({**vars(flight), "started": started.isoformat()})
+    write_json(_in_flight_path(), records)
+
+
+def _landed(api, comp: Competition, flight: InFlight, since: datetime | None, earlier: set) -> object | None:
+    """Kaggle's submission that is FLIGHT, made after SINCE (or not among EARLIER refs), if there is one."""
+    for sub in _submissions(api, comp):
+        if not flight.matches(sub) or sub.ref in earlier:
+            continue
+        if since is None or sub.date is None or sub.date >= since - timedelta(seconds=CLOCK_SKEW):
+            return sub
+    return None
+
+
+def send_once(api, comp: Competition, flight: InFlight, send: Callable[[], object], policy: RetryPolicy):
+    """SEND() the submission FLIGHT unless Kaggle already has it; retried without ever sending it twice.
+
+    An answer can be lost after Kaggle took the submission. Before each retry, and
+    before sending at all when an earlier run never heard back, Kaggle's list of
+    submissions is searched for this one; found, it is adopted.
+    """
+    since = _in_flight_since(flight)
+    earlier = {sub.ref for sub in _call(lambda: _submissions(api, comp), comp, "list your submissions", policy)}
+    if since is not None:
+        landed = _call(lambda: _landed(api, comp, flight, since, set()), comp, "list your submissions", policy)
+        if landed is not None:
+            log.warning("the submission an earlier run sent reached Kaggle (ref %s): adopting it, not sending it again",
+                        landed.ref)
+            _set_in_flight(flight, None)
+            return SimpleNamespace(ref=landed.ref, message="submitted by an earlier run (its answer was lost)")
+    tries = 0
+
+    def attempt():
+        nonlocal tries
+        tries += 1
+        if tries > 1:
+            landed = _landed(api, comp, flight, None, earlier)
+            if landed is not None:
+                log.warning("the submission had reached Kaggle before the answer was lost: not sending it again")
+                return SimpleNamespace(ref=landed.ref, message="submitted (the first answer was lost)")
+        return send()
+
+    _set_in_flight(flight, since or datetime.now(timezone.utc).replace(tzinfo=None))
+    try:
+        answer = _call(attempt, comp, "submit", policy)
+    except KagglekitError as exc:
+        if not getattr(exc, "unanswered", False):  # a clear refusal: nothing is on its way
+            _set_in_flight(flight, None)
+            raise
+        raise KagglekitError(f"{exc}; the submission may already have reached Kaggle: run the same command again, "
+                             "it looks for it before sending a second copy") from None
+    _set_in_flight(flight, None)
+    if not answer.ref:
+        # Old clients said "Successfully submitted" whatever happened: only a submission ref proves it.
+        raise KagglekitError(f"Kaggle did not accept the submission to {comp.slug}: {answer.message or 'no reason given'}")
+    return answer
 
 
 def _submissions(api, comp: Competition) -> list:

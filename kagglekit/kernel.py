@@ -154,17 +154,21 @@ def check_metadata(meta: dict, folder: Path | None = None) -> None:
 
 def package_zip(comp: Competition) -> bytes:
     """kagglekit's package (every module and shipped TOML) plus the competition definition, as a zip."""
+    if comp.source is None:
+        raise KagglekitError(f"competition {comp.slug} has no definition file to put in the kernel")
     root = Path(kagglekit.__file__).parent
+    parts = {}  # the path each comes from -> (name in the zip, bytes)
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.suffix in (".py", ".toml") and "__pycache__" not in rel.parts:
+            parts[str(path)] = (f"kagglekit/{rel.as_posix()}", path.read_bytes())
+    parts[str(comp.source)] = ("competition.toml", Path(comp.source).read_bytes())
+    # Packed files are base64 in the script, where a key would not show: check them as they are.
+    _refuse_secrets({where: data for where, (_, data) in parts.items()})
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(root.rglob("*")):
-            rel = path.relative_to(root)
-            if path.suffix not in (".py", ".toml") or "__pycache__" in rel.parts:
-                continue
-            zf.writestr(_entry(f"kagglekit/{rel.as_posix()}"), path.read_bytes())
-        if comp.source is None:
-            raise KagglekitError(f"competition {comp.slug} has no definition file to put in the kernel")
-        zf.writestr(_entry("competition.toml"), Path(comp.source).read_bytes())
+        for name, data in parts.values():
+            zf.writestr(_entry(name), data)
     return buffer.getvalue()
 
 
@@ -251,12 +255,25 @@ def kernel_script(spec: KernelSpec) -> str:
     )
 
 
-def _refuse_secrets(text: str) -> None:
-    """Never write a kernel that contains the credentials of this environment."""
-    for name in ("KAGGLE_KEY", "KAGGLE_API_TOKEN"):
-        value = os.environ.get(name) or ""
-        if len(value) >= 8 and value in text:
-            raise KagglekitError(f"the kernel would contain the value of {name}; refusing to write it")
+def _secrets() -> list[tuple[str, str]]:
+    """(where it comes from, value) of every Kaggle credential this environment holds, read by the client's own code."""
+    found = [(name, os.environ.get(name) or "") for name in ("KAGGLE_KEY", "KAGGLE_API_TOKEN")]
+    with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
+        from kagglesdk.kaggle_env import get_access_token_from_env
+
+        client = _client()
+        found.append(("the key in kaggle.json", client.read_config_file(quiet=True).get("key") or ""))
+        found.append(("the access token", get_access_token_from_env()[0] or ""))
+    return [(name, value) for name, value in found if len(value) >= 8]
+
+
+def _refuse_secrets(parts: dict[str, bytes]) -> None:
+    """Never write a kernel that contains the credentials of this environment, in any file it carries."""
+    for where, data in parts.items():
+        for name, value in _secrets():
+            if value.encode() in data:
+                raise KagglekitError(f"{where} holds the value of {name}; refusing to put it into a kernel "
+                                     "(remove it from that file and build again)")
 
 
 def build_kernel(spec: KernelSpec, out_root: Path = KERNELS_DIR) -> Path:
@@ -271,7 +288,7 @@ def build_kernel(spec: KernelSpec, out_root: Path = KERNELS_DIR) -> Path:
     meta = kernel_metadata(spec)
     check_metadata(meta)
     script = kernel_script(spec)
-    _refuse_secrets(script)
+    _refuse_secrets({"the kernel script": script.encode()})
     record = {"competition": spec.competition.slug, "competition_file": str(spec.competition.source),
               "spec": {k: v for k, v in dataclasses.asdict(spec).items() if k not in ("competition", "config")},
               "config": dataclasses.asdict(spec.config), "built": time.strftime("%Y-%m-%d %H:%M:%S")}

@@ -1,6 +1,6 @@
 """Kernels on Kaggle: push a built folder, follow its session, bring its outputs home as a run folder.
 
-Everything goes through the kaggle client's KaggleApi (``kaggle_io.connect``),
+Everything goes through the kaggle client's KaggleApi (``remote.connect``, ``remote.call``),
 so the same code talks to Kaggle and to ``kagglekit sandbox``. What kagglekit
 adds: a record of what was pushed (kernels/<name>/pushed.json, so status and
 output know which kernels to follow), a fan-out that keeps under a cap of
@@ -11,20 +11,21 @@ data, so predict, validate and submit work on it).
 
 from __future__ import annotations
 
-import contextlib
-import io
+import fnmatch
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 
 from kagglekit.errors import KagglekitError
+from kagglekit.remote import Hints, call, connect
 from kagglekit.kernel import KernelSpec, build_kernel, fold_specs, read_kernel_folder
-from kagglekit.atomic import write_json
-from kagglekit.run_folder import RunFolder, localize
+from kagglekit.atomic import atomic_folder, write_json, write_text
+from kagglekit.run_folder import RunFolder, keep_local_records, localize
 
 log = logging.getLogger("kagglekit")
 T = TypeVar("T")
@@ -61,50 +62,22 @@ def poll_seconds() -> float:
     return float(os.environ.get("KAGGLEKIT_KERNEL_POLL", "30"))
 
 
-def _kernel_call(fn: Callable[[], T], what: str, attempts: int = 4) -> T:
-    """FN() with the client's printing kept quiet, transient failures retried, failures explained."""
-    import requests
+def _kernel_call(fn: Callable[[], T], what: str) -> T:
+    """FN() through remote.call, with what a refusal means for a kernel (credentials, owner, session cap)."""
+    def refused(status: int, hint: str):
+        return lambda why: f"Kaggle refused to {what} ({status}: {why}){'' if 'rules' in why else hint}"
 
-    from kagglekit.kaggle_io import _is_cut_off, _is_transient, _reason
-
-    def pause(attempt: int) -> None:
-        time.sleep(min(2 ** attempt, 30) * float(os.environ.get("KAGGLEKIT_HTTP_BACKOFF", "1")))
-
-    for attempt in range(1, attempts + 1):
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                return fn()
-        except ValueError as exc:  # the client's own checks of the metadata or of a kernel name
-            if _is_cut_off(exc) and attempt < attempts:  # a download that broke partway: fetch it again
-                pause(attempt)
-                continue
-            if _is_cut_off(exc):
-                raise KagglekitError(f"could not {what}: the download broke partway {attempts} times; "
-                                     "check the network and run the command again") from None
-            raise KagglekitError(f"the kaggle client refused to {what}: {exc}") from None
-        except Exception as exc:
-            status = getattr(getattr(exc, "response", None), "status_code", None)
-            if _is_transient(exc) and status != 429 and attempt < attempts:
-                pause(attempt)
-                continue
-            if isinstance(exc, requests.HTTPError) and status:
-                hint = "; wait for a session to finish or lower --max-concurrent" if status == 429 else ""
-                if status in (401, 403) and "rules" not in _reason(exc):
-                    hint = "; check your Kaggle credentials and the kernel's owner (--owner)"
-                raise KagglekitError(f"Kaggle refused to {what} ({status}: {_reason(exc)}){hint}") from None
-            if isinstance(exc, requests.RequestException):
-                raise KagglekitError(f"could not reach Kaggle to {what} ({_reason(exc)}); check the network "
-                                     "(or that 'kagglekit sandbox' is running and its environment is exported)") from None
-            raise
-    raise AssertionError("unreachable")
+    owner_hint = "; check your Kaggle credentials and the kernel's owner (--owner)"
+    return call(fn, what, hints=Hints(by_status={
+        403: refused(403, owner_hint),
+        429: refused(429, "; wait for a session to finish or lower --max-concurrent"),
+    }))
 
 
 def kernel_owner(owner: str | None) -> str:
     """OWNER, or the user name of the Kaggle credentials."""
     if owner:
         return owner
-    from kagglekit.kaggle_io import connect
-
     name = connect().get_config_value("username")
     if not name:
         raise KagglekitError("cannot tell your Kaggle user name from the credentials; pass --owner USER")
@@ -115,8 +88,6 @@ def kernel_owner(owner: str | None) -> str:
 
 def push_folder(folder: Path, api=None) -> Pushed:
     """Send a built kernel folder (the client reads and checks its metadata) and start a session."""
-    from kagglekit.kaggle_io import connect
-
     meta, _ = read_kernel_folder(folder)
     api = api or connect()
     answer = _kernel_call(lambda: api.kernels_push(str(folder)), f"push {meta['id']}")
@@ -145,8 +116,6 @@ def push_kernel(folder: Path) -> list[Pushed]:
 def push_folds(spec: KernelSpec, folder: Path, max_concurrent: int, out_root: Path,
                on_push: Callable[[Pushed], None] = lambda p: None) -> list[Pushed]:
     """One kernel per fold, never more than MAX_CONCURRENT sessions running at once; returns when all are pushed."""
-    from kagglekit.kaggle_io import connect
-
     if max_concurrent < 1:
         raise KagglekitError("--max-concurrent must be at least 1 (Kaggle allows a few batch sessions per account)")
     api = connect()
@@ -176,8 +145,6 @@ def pushed_kernels(folder: Path) -> list[str]:
 
 def statuses(ids: list[str], api=None) -> list[SessionStatus]:
     """The latest session status of each kernel."""
-    from kagglekit.kaggle_io import connect
-
     if not ids:
         return []
     api = api or connect()
@@ -192,8 +159,6 @@ def statuses(ids: list[str], api=None) -> list[SessionStatus]:
 def wait_for(ids: list[str], timeout: float = 13 * 3600,
              on_change: Callable[[SessionStatus], None] = lambda s: None) -> list[SessionStatus]:
     """Poll until every kernel's session has finished (Kaggle's client has no wait)."""
-    from kagglekit.kaggle_io import connect
-
     api, seen, deadline = connect(), {}, time.monotonic() + timeout
     while True:
         now = statuses(ids, api)
@@ -210,19 +175,76 @@ def wait_for(ids: list[str], timeout: float = 13 * 3600,
 
 # -- output ----------------------------------------------------------------------
 
-def download_output(kernel_id: str, run_dir: Path, competition_file: str) -> list[Path]:
-    """Every output file of the kernel's latest version (all pages) into RUN_DIR, made a local run folder."""
-    from kagglekit.kaggle_io import connect
+def download_output(kernel_id: str, run_dir: Path, competition_file: str, version: int | None = None,
+                    pattern: str | None = None) -> list[Path]:
+    """The output files of the kernel's latest version (or VERSION) into RUN_DIR, made a local run folder.
 
+    The files go to a sibling folder first, each checked against its announced size by the client, and
+    replace RUN_DIR only once all of them arrived: an interrupted download leaves an earlier copy as it was.
+    PATTERN (a glob) keeps only the files it matches, which then join RUN_DIR's earlier files.
+    """
     api = connect()
     run = RunFolder(run_dir)
-    run.path.mkdir(parents=True, exist_ok=True)
-    files, _ = _kernel_call(lambda: api.kernels_output(kernel_id, str(run.path), force=True, quiet=True),
-                            f"download the output of {kernel_id}")
-    if not run.is_run():
-        raise KagglekitError(f"the output of {kernel_id} holds no run folder (no settings); see its log in {run.path}")
-    localize_run(run.path, competition_file, kernel_id)
-    return [Path(f) for f in files]
+    what = f"download the output of {kernel_id}" + (f" (version {version})" if version else "")
+    with atomic_folder(run.path) as partial:
+        if pattern and run.path.is_dir():  # only some files come: the others stay as they were
+            shutil.copytree(run.path, partial, dirs_exist_ok=True)
+        files = _kernel_call(lambda: _download_outputs(api, kernel_id, version, pattern, partial), what)
+        if pattern:
+            if not files:
+                raise KagglekitError(f"no output file of {kernel_id} matches '{pattern}'; "
+                                     "drop --pattern to see them all")
+            return [run.path / f.relative_to(partial) for f in files]
+        if not RunFolder(partial).is_run():
+            logs = [f for f in files if f.suffix == ".log"]
+            kept = run.path.parent / logs[0].name if logs else None
+            if kept:  # the session's log is what tells why; an earlier copy of the run stays as it was
+                write_text(kept, logs[0].read_text(errors="replace"))
+            raise KagglekitError(f"the output of {kernel_id} holds no run folder (no settings); "
+                                 f"see {'its log in ' + str(kept) if kept else 'its log on Kaggle'}")
+        keep_local_records(run, RunFolder(partial))
+        localize_run(partial, competition_file, kernel_id)
+    return [run.path / f.relative_to(partial) for f in files]
+
+
+def _download_outputs(api, kernel_id: str, version: int | None, pattern: str | None, target: Path) -> list[Path]:
+    """One try: every page of the output listing, each matching file downloaded (no retries of the client's own)."""
+    from kagglesdk.kernels.types.kernels_api_service import ApiListKernelSessionOutputRequest
+
+    owner, slug = kernel_id.split("/")[:2]
+    files, token, log_text = [], None, None
+    with api.build_kaggle_client() as kaggle:
+        while True:
+            request = ApiListKernelSessionOutputRequest()
+            request.user_name, request.kernel_slug = owner, slug
+            if version:
+                request.version_label = f"v{version}"
+            if token:
+                request.page_token = token
+            answer = kaggle.kernels.kernels_api_client.list_kernel_session_output(request)
+            log_text = log_text or answer.log
+            for item in answer.files or []:
+                if not pattern or fnmatch.fnmatch(item.file_name, pattern):
+                    files.append(_download_one(api, item, target))
+            token = answer.next_page_token
+            if not token:
+                break
+    if log_text and not pattern:
+        files.append(write_text(target / f"{slug}.log", log_text))
+    return files
+
+
+def _download_one(api, item, target: Path) -> Path:
+    import requests
+
+    out = (target / item.file_name).resolve()
+    if not out.is_relative_to(target.resolve()):  # the name comes from the kernel's own listing
+        raise KagglekitError(f"refusing the output file '{item.file_name}': it would land outside {target}")
+    response = requests.get(item.url, stream=True)
+    response.raise_for_status()  # an expired URL answers with an error page, not the file
+    # max_retries=0: retries are remote.call's; the client still checks the size against Content-Length.
+    api.download_file(response, str(out), None, quiet=True, resume=False, max_retries=0)
+    return out
 
 
 def localize_run(run_dir: Path, competition_file: str, kernel_id: str) -> None:

@@ -329,6 +329,12 @@ def localize(run: RunFolder, competition_file: Path, slug: str, data_dir: Path, 
     write_json(run.record, info)
 
 
+def keep_local_records(old: RunFolder, new: RunFolder) -> None:
+    """Carry what was recorded locally about OLD (its submissions) into NEW, a fresh copy of the same run."""
+    if old.submissions.is_file() and not new.submissions.exists():
+        write_text(new.submissions, old.submissions.read_text())
+
+
 # -- submissions made from a run -------------------------------------------------
 
 def read_submissions(run: RunFolder) -> list[dict]:

@@ -65,10 +65,26 @@ def test_no_competition_and_unknown_slug_are_clear(workdir, cli):
          "labels.file is required"),
         ('slug = "x"\nmetric = "accuracy"\n[files]\ntrain="t"\ntest="t"\nextra=1\n', "unknown key 'files.extra'"),
         ('slug = "x\n', "not valid TOML"),
+        ('slug = "x"\nmetric = "accuracy"\nfiles = 3\n', "'files' in"),
+        ('slug = "x"\nmetric = 3\n[files]\ntrain="t"\ntest="t"\n', "'metric' in"),
+        ('slug = "x"\nmetric = "accuracy"\n[files]\ntrain=1\ntest="t"\n', "files.train in"),
+        ('slug = "x"\nmetric = "accuracy"\n[files]\ntrain="t"\ntest="t"\n[labels]\npattern="(?P<label>a)"\nclasses="ab"\n',
+         "labels.classes in"),
+        ('slug = "x"\nmetric = "accuracy"\n[files]\ntrain="t"\ntest="t"\n[submission]\nclip=["0", 1]\n',
+         "submission.clip in"),
+        ('slug = "x"\nmetric = "accuracy"\n[files]\ntrain="t"\ntest="t"\n[labels]\npattern="(?P<label>a)"\n'
+         'classes=["a","b"]\n[train]\nimage_size = "64"\n', "train.image_size = '64' must be a whole number"),
     ],
 )
 def test_bad_definitions_name_the_problem(workdir, text, message):
     path = Path(workdir) / "bad.toml"
     path.write_text(text)
-    with pytest.raises(KagglekitError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(KagglekitError, match=message.replace("(", r"\(").replace(")", r"\)")) as caught:
         load_competition(str(path))
+    assert "\n" not in str(caught.value)
+
+
+def test_a_wrongly_typed_key_is_one_line_through_the_cli(workdir, cli):
+    (workdir / "bad.toml").write_text('slug = "x"\nmetric = "accuracy"\nfiles = 3\n')
+    code, _, err = cli("validate", "x.csv", "-c", workdir / "bad.toml")
+    assert code == 1 and "must be a table" in err and len(err.strip().splitlines()) == 1

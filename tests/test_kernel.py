@@ -375,6 +375,7 @@ def test_kernel_calls_retry_a_download_cut_off_partway(monkeypatch):
     from kagglekit.kernel_remote import _kernel_call
 
     monkeypatch.setenv("KAGGLEKIT_HTTP_BACKOFF", "0")
+    monkeypatch.setenv("KAGGLEKIT_HTTP_ATTEMPTS", "4")
     calls = []
 
     def flaky():
@@ -390,7 +391,7 @@ def test_kernel_calls_retry_a_download_cut_off_partway(monkeypatch):
         calls.append(1)
         raise ValueError("Downloaded file size (10) does not match expected size (20)")
 
-    with pytest.raises(KagglekitError, match="broke partway 4 times"):
+    with pytest.raises(KagglekitError, match=r"after 4 tries \(connection broken partway\)"):
         _kernel_call(always_cut, "download the output")
     with pytest.raises(KagglekitError, match="the kaggle client refused to push"):
         _kernel_call(lambda: (_ for _ in ()).throw(ValueError("bad title")), "push")

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "kagglekit"
 # listed here may import only modules listed before it.
 ORDER = [
     # foundation
-    "kagglekit", "competitions", "errors", "atomic", "progress", "config", "metrics", "archive", "run_folder",
+    "kagglekit", "competitions", "errors", "remote", "atomic", "progress", "config", "metrics", "archive", "run_folder",
     # stages
     "competition", "catalog", "competition_toml", "infer_labels", "infer_competition", "augment", "pipeline", "models", "inference",
     "budget", "schedules", "devices", "training", "crossval", "predict", "ensemble", "submission",

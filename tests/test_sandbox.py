@@ -32,7 +32,7 @@ def direct(sandbox, path: str, body: dict | None = None, headers: dict | None = 
 
 
 def api():
-    from kagglekit.kaggle_io import connect
+    from kagglekit.remote import connect
 
     return connect()
 
@@ -234,18 +234,34 @@ def test_faults_fail_slow_and_drop(sandbox):
 
 
 def test_control_endpoints(sandbox):
+    auth = _basic_auth(sandbox)
     status, _, body = direct(sandbox, f"/sandbox/competitions/{DEMO}", {"rules_accepted": False})
+    assert status == 401 and b"sandbox's user and key" in body  # the key is needed to change anything
+    assert direct(sandbox, "/sandbox/faults", {"fail": 1})[0] == 401
+    status, _, body = direct(sandbox, f"/sandbox/competitions/{DEMO}", {"rules_accepted": False}, headers=auth)
     assert status == 200 and json.loads(body)["rules_accepted"] is False
     status, _, body = direct(sandbox, "/api/v1/competitions.CompetitionApiService/ListDataFiles",
-                             {"competitionName": DEMO}, headers=_basic_auth(sandbox))
+                             {"competitionName": DEMO}, headers=auth)
     assert status == 403 and json.loads(body)["code"] == 403
 
-    assert direct(sandbox, "/sandbox/faults", {"fail": 1})[0] == 200
+    assert direct(sandbox, "/sandbox/faults", {"fail": 1}, headers=auth)[0] == 200
     assert direct(sandbox, "/api/v1/competitions.CompetitionApiService/ListSubmissions", {})[0] == 500
-    assert direct(sandbox, "/sandbox/faults", {"explode": 1})[0] == 400
-    assert direct(sandbox, "/sandbox/competitions/nope", {"closed": True})[0] == 400
+    assert direct(sandbox, "/sandbox/faults", {"explode": 1}, headers=auth)[0] == 400
+    status, _, body = direct(sandbox, "/sandbox/faults", {"fail": "3"}, headers=auth)
+    assert status == 400 and b"must be a non-negative int" in body  # settings are type-checked
+    status, _, body = direct(sandbox, f"/sandbox/competitions/{DEMO}", {"closed": "yes"}, headers=auth)
+    assert status == 400 and b"true or false" in body
+    assert direct(sandbox, "/sandbox/competitions/nope", {"closed": True}, headers=auth)[0] == 400
     status, _, body = direct(sandbox, "/sandbox/status")
     assert status == 200 and json.loads(body)["competitions"] == [DEMO]
+
+
+def test_client_env_is_for_its_owner_only(sandbox):
+    import stat
+
+    mode = stat.S_IMODE((sandbox.state_dir / "client.env").stat().st_mode)
+    assert mode == 0o600  # it holds the sandbox's key
+    assert stat.S_IMODE((sandbox.state_dir / "state.json").stat().st_mode) == 0o600
 
 
 def _basic_auth(sandbox) -> dict:

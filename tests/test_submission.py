@@ -79,6 +79,9 @@ def test_validate_unreadable_file(demo_files, cli, workdir):
     assert code == 1 and "not a readable CSV" in err
     code, _, err = cli("validate", workdir / "nope.csv", "-c", "demo-digits")
     assert code == 1 and "does not exist" in err
+    (workdir / "a-folder").mkdir()
+    code, _, err = cli("validate", workdir / "a-folder", "-c", "demo-digits")
+    assert code == 1 and "is a folder, not a CSV file" in err and len(err.strip().splitlines()) == 1
 
 
 def test_atomic_write_leaves_old_file_on_failure(workdir):

@@ -221,3 +221,37 @@ def test_data_problems_stop_before_training(workdir, cli, spoil, message):
     code, _, err = cli("train", "-c", "demo-digits", "--folds", "2", *ONE_RUN)
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1
     assert not list(workdir.rglob("submission.csv")) and not list(workdir.rglob("best.keras"))
+
+
+@pytest.mark.parametrize("damaged", ["config.json", "run.json"])
+def test_a_damaged_run_record_is_one_line_everywhere(workdir, cli, damaged):
+    run = workdir / "runs" / "demo-digits" / "r"
+    (run / "fold_0").mkdir(parents=True)
+    (run / "config.json").write_text('{"folds": 2, "model": "bn_cnn_small", "image_size": 16}')
+    (run / "run.json").write_text('{"competition": "demo-digits"}')
+    (run / "folds.csv").write_text("id,fold\n")
+    (run / "fold_0" / "result.json").write_text('{"fold": 0}')
+    (run / "oof.csv").write_text("id,fold,label," + ",".join(f"p_{d}" for d in range(10)) + "\n"
+                                 "00001,0,3," + ",".join(["0.1"] * 10) + "\n")
+    (run / damaged).write_text('{"folds": 2, "mod')  # cut off mid-write by an older version, or by hand
+    for args in (["predict", "--run-dir", run], ["report", run], ["ensemble", run, "--out", workdir / "m"]):
+        code, _, err = cli(*args)
+        assert code == 1 and f"{damaged} is damaged" in err and len(err.strip().splitlines()) == 1, (args, err)
+    code, out, err = cli("runs", "--root", workdir / "runs")  # the listing carries on past a damaged run
+    assert code == 0, err
+
+
+def test_tensorflow_start_up_lines_stay_off_the_terminal(workdir):
+    from kagglekit.cli.native_stderr import is_native_log_line
+
+    assert is_native_log_line(b"I0000 00:00:1796093490.837453   18128 cudart_stub.cc:31] Could not find cuda drivers")
+    assert is_native_log_line(b"E0000 00:00:1796093460.087183   17939 cuda_platform.cc:52] failed call to cuInit")
+    assert is_native_log_line(b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR")
+    assert not is_native_log_line(b"error: unknown model 'vgg99'; valid models: ...")
+    args = [sys.executable, "-m", "kagglekit", "explain-model", "--model", "bn_cnn_small", "--image-size", "32"]
+    quiet = subprocess.run(args, cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0 and "bn_cnn_small on 32x32x3" in quiet.stdout
+    assert not [line for line in quiet.stderr.splitlines() if is_native_log_line(line.encode())], quiet.stderr
+    bad = subprocess.run([*args[:3], "train", "-c", "demo-digits", "--model", "vgg99"], cwd=workdir,
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1 and "unknown model 'vgg99'" in bad.stderr  # kagglekit's own errors still show

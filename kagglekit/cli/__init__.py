@@ -10,4 +10,11 @@ from kagglekit.cli import kernel  # noqa: F401  (kernel build/push/status/output
 
 def main() -> None:
     """Entry point of the `kagglekit` script."""
+    import os
+    import sys
+
+    if not (os.environ.get("KAGGLEKIT_DEBUG") or "--verbose" in sys.argv[1:2]):
+        from kagglekit.cli.native_stderr import filter_native_stderr
+
+        filter_native_stderr()
     app()

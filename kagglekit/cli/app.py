@@ -28,6 +28,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # help texts say "[default: ...]": plain text, not rich markup
 )
+
+
+@app.callback()
+def _global_options(
+    verbose: Annotated[bool, typer.Option("--verbose", help="Also show TensorFlow's own start-up lines (as KAGGLEKIT_DEBUG=1 does); "
+                                                      "give it before the command: kagglekit --verbose train ...")] = False,
+):
+    """From a Kaggle image-classification competition to a scored submission: fetch, train, predict, submit."""
+    # The work is done in kagglekit.cli.main, before TensorFlow can be imported.
+
+
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -112,7 +112,7 @@ def predict(
     if tta is not None and tta < 1:
         raise KagglekitError("--tta must be at least 1 (1 = no test-time augmentation)")
     record = RunFolder(run_dir).read_record(required=False) if run_dir is not None else {}
-    comp = load_competition(competition or record.get("competition_file"))
+    comp = load_competition(competition or record.get("competition_file") or record.get("competition"))
     run = RunFolder(run_dir or latest_run_dir(comp.slug))
     run.read_config()  # a clear error for a folder that is not a run
     recorded_data = run.read_record(required=False).get("data_dir")

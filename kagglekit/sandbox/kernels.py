@@ -316,5 +316,13 @@ def send_output(handler, path: str) -> None:
                           ("Last-Modified", formatdate(file.stat().st_mtime, usegmt=True))):
         handler.send_header(header, value)
     handler.end_headers()
-    with open(file, "rb") as fh:
-        shutil.copyfileobj(fh, handler.wfile)
+    cut, stall = handler.sandbox.faults.take_drop(), handler.sandbox.faults.take_stall()
+    try:
+        sent = handler._copy(file, 0, cut if stall is None else stall)
+        if stall is not None and sent < size:
+            handler.wfile.flush()
+            handler.sandbox.stopping.wait()  # nothing more, and the connection stays open
+    except (BrokenPipeError, ConnectionResetError):
+        return
+    if sent < size:
+        handler.close_connection = True  # the client sees a short body: a dropped connection

@@ -47,9 +47,10 @@ class Sandbox:
     def __init__(self, data_dirs=(), state_dir: Path = Path(".sandbox"), host: str = "127.0.0.1", port: int = 7777,
                  cache_dir: Path | None = None, daily_limit: int = 5, scoring_delay: float = 1.0, with_demo: bool = True,
                  max_kernel_sessions: int = 2, max_output_page: int = 200):
-        self.state_dir = Path(state_dir)
+        # Absolute: kernel sessions run in folders of their own and get these paths handed to them.
+        self.state_dir = Path(state_dir).resolve()
         self.store = Store(self.state_dir)
-        self.cache_dir = Path(cache_dir) if cache_dir else self.state_dir / "cache"
+        self.cache_dir = Path(cache_dir).resolve() if cache_dir else self.state_dir / "cache"
         self.bundles: dict[str, Bundle] = discover([Path(d) for d in data_dirs], self.cache_dir, with_demo)
         for bundle in self.bundles.values():
             bundle_zip(bundle, self.cache_dir)  # built now, so that no client waits on it
@@ -58,6 +59,7 @@ class Sandbox:
         self.max_kernel_sessions, self.max_output_page = max_kernel_sessions, max_output_page
         self.sessions = Sessions()
         self.faults = Faults()
+        self.stopping = threading.Event()  # wakes handlers held by a hang or stall fault when the sandbox stops
         self.stats: Counter = Counter()
         self.range_starts: list[int] = []  # first byte of every ranged download (resumes)
         self._requested_port = port
@@ -69,11 +71,14 @@ class Sandbox:
     def bind(self) -> "Sandbox":
         """Open the listening socket (port 0 picks a free one)."""
         if self._server is None:
+            if not 0 <= self._requested_port <= 65535:
+                raise KagglekitError(f"--port {self._requested_port} is not a port; pick one from 1 to 65535 "
+                                     "(0 picks a free one)")
             try:
                 self._server = ThreadingHTTPServer((self.host, self._requested_port), _Handler)
-            except OSError as exc:
-                raise KagglekitError(f"cannot listen on {self.host}:{self._requested_port} ({exc.strerror}); "
-                                     "pick another --port") from None
+            except (OSError, OverflowError) as exc:
+                raise KagglekitError(f"cannot listen on {self.host}:{self._requested_port} "
+                                     f"({getattr(exc, 'strerror', None) or exc}); pick another --port") from None
             self._server.daemon_threads = True
             self._server.sandbox = self
             # The environment holds the sandbox's key: readable by its owner only.
@@ -99,6 +104,7 @@ class Sandbox:
     def stop(self) -> None:
         """Stop serving, kill running kernel sessions and close the socket (state is already on disk)."""
         self.sessions.stop()
+        self.stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -205,6 +211,8 @@ class _Handler(BaseHTTPRequestHandler):
         match = re.fullmatch(r"/sandbox/competitions/([\w.-]+)", path)
         if match:
             return self._control(lambda spec: self.sandbox.configure(match.group(1), **spec))
+        if path.startswith("/sandbox/"):
+            return self._json(404, {"code": 404, "message": f"no such sandbox endpoint: {path}"})
         self._json(404, {"code": 404, "message": f"no such sandbox endpoint: {path}"})
 
     def do_GET(self):
@@ -252,6 +260,11 @@ class _Handler(BaseHTTPRequestHandler):
         sb = self.sandbox
         sb.stats[method] += 1
         time.sleep(sb.faults.take_delay())
+        if sb.faults.take_hang(method):  # accepted, never answered: the client must give up by itself
+            log.info("%s/%s -> no answer (injected fault)", service, method)
+            sb.stopping.wait()
+            self.close_connection = True
+            return
         status = sb.faults.take_failure(method)
         if status:
             log.info("%s/%s -> %d (injected fault)", service, method, status)
@@ -316,11 +329,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
         self.end_headers()
         cut = self.sandbox.faults.take_drop()
+        stall = self.sandbox.faults.take_stall()
         try:
-            sent = self._copy(path, start, cut)
+            sent = self._copy(path, start, cut if stall is None else stall)
+            if stall is not None and sent < size - start:
+                self.wfile.flush()
+                self.sandbox.stopping.wait()  # nothing more, and the connection stays open
         except (BrokenPipeError, ConnectionResetError):
             return  # the client stopped reading (e.g. it only wanted the headers)
-        if cut is not None and sent < size - start:
+        if (cut is not None or stall is not None) and sent < size - start:
             self.close_connection = True  # the client sees a short body: a dropped connection
             return
         self.sandbox.stats["downloads"] += 1
@@ -338,6 +355,9 @@ class _Handler(BaseHTTPRequestHandler):
         return sent
 
     def _control(self, action) -> None:
+        if self._user() is None:  # the sandbox's key, as the API calls take it
+            return self._json(401, {"code": 401, "message": "the control endpoints need the sandbox's user and key "
+                                                            "(Basic auth, as in client.env)"})
         try:
             spec = json.loads(self._body() or b"{}")
             result = action(spec)

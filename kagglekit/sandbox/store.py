@@ -77,6 +77,13 @@ class Store:
         unknown = set(switches) - set(COMPETITION_DEFAULTS)
         if unknown:
             raise ValueError(f"unknown competition setting {sorted(unknown)[0]}; valid: {', '.join(COMPETITION_DEFAULTS)}")
+        for name, value in switches.items():
+            ok = isinstance(value, bool) if name != "daily_limit" else (
+                value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0))
+            if not ok:
+                raise ValueError(f"competition setting {name} must be "
+                                 f"{'true or false' if name != 'daily_limit' else 'a whole number 0 or more, or null'}, "
+                                 f"not {value!r}")
         with self.change() as data:
             data["competitions"].setdefault(slug, {}).update(switches)
         return self.settings(slug)
