@@ -44,7 +44,8 @@ class TrainConfig:
 
     folds: int = setting(5, "Number of stratified folds.")
     fold: int | None = setting(None, "Train only fold K (0-based), e.g. to run folds in parallel.")
-    epochs: int = setting(30, "Most epochs per fold (early stopping or --budget may end a fold sooner).")
+    epochs: int = setting(30, "Most epochs per fold (early stopping may end a fold sooner). With --budget the time "
+                              "plan decides, and --epochs, when given, caps it.")
     image_size: int = setting(128, "Input size in pixels (square).")
     model: str = setting("bn_cnn", "Model name ('kagglekit models' lists them).")
     weights: str = setting("none", "Backbone weights: none, imagenet, or a weights file (in a kernel: under /kaggle/input).")
@@ -71,6 +72,7 @@ class TrainConfig:
 # Settings that may differ when a run folder is trained again: which fold, how long, how many
 # test-time views. Every other setting shapes the folds' weights and must stay the same.
 RESUMABLE = ("fold", "epochs", "budget", "tta")
+BUDGET_MAX_EPOCHS = 1000  # the epochs of a run with --budget and no --epochs: the time plan decides
 SCHEDULES = ("plateau", "cosine", "onecycle")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
@@ -142,6 +144,10 @@ def resolve_config(competition_defaults: dict, **flags) -> TrainConfig:
     toml = _parsed(competition_defaults, "train.")
     given = _parsed({k: v for k, v in flags.items() if v is not None}, "--")
     config = TrainConfig().replace(**toml).replace(**given)
+    if config.budget is not None and "epochs" not in given:
+        # With a budget the plan decides the epochs: a competition file's epochs (meant for runs
+        # without one) must not end the folds early and leave the budget unused. --epochs still caps.
+        config = config.replace(epochs=BUDGET_MAX_EPOCHS)
     check_config(config)
     return config
 

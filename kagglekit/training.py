@@ -25,6 +25,7 @@ from kagglekit.competition import Competition
 from kagglekit.config import TrainConfig, config_to_json
 from kagglekit.inference import predict_paths, tta_views
 from kagglekit.progress import report_progress
+from kagglekit.atomic import write_json
 from kagglekit.run_folder import FoldFiles, RunFolder, load_fold_model, read_history
 
 log = logging.getLogger("kagglekit")
@@ -133,8 +134,11 @@ def _targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return labels.astype("float32").reshape(-1, 1) if n_classes == 2 else labels.astype("int32")
 
 
-def build_compiled_model(comp: Competition, config: TrainConfig):
-    """The configured model, compiled with Adam (AdamW with weight decay) and the loss that fits its head."""
+def build_compiled_model(comp: Competition, config: TrainConfig, jit: bool = False):
+    """The configured model, compiled with Adam (AdamW with weight decay) and the loss that fits its head.
+
+    JIT compiles the training step with XLA (devices.Precision decides).
+    """
     from kagglekit.models import create_model
 
     model = create_model(config.model, (config.image_size, config.image_size, 3), comp.n_classes, config.weights)
@@ -146,8 +150,62 @@ def build_compiled_model(comp: Competition, config: TrainConfig):
         optimizer = keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
     else:
         optimizer = keras.optimizers.Adam(config.learning_rate)
-    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=jit)
     return model
+
+
+PROBE_BATCHES = 5
+MIN_PROBE_STEPS = 2000  # training steps per fold below which --precision auto does not measure
+MIN_PROBE_BUDGET = 600  # seconds of --budget below which it does not either
+
+
+def run_precision(comp: Competition, config: TrainConfig, train_rows: pd.DataFrame, run: RunFolder):
+    """The precision RUN's folds train with: recorded by an earlier start of the run, or chosen now (and recorded).
+
+    On a CPU with --precision auto the choice is measured on the first batches of
+    TRAIN_ROWS; measurements are cached per model shape and machine, so that a
+    second run of the same shape does not measure again.
+    """
+    from kagglekit.devices import Precision, precision_for
+
+    recorded = run.read_precision()
+    if recorded is not None:
+        return Precision.from_json(recorded)
+    steps = config.epochs * -(-len(train_rows) // config.batch_size)
+    worth = config.budget >= MIN_PROBE_BUDGET if config.budget else steps >= MIN_PROBE_STEPS
+    if config.precision == "auto" and not worth:
+        # The measurement costs about as much as a few hundred steps: on a short run it cannot pay off.
+        precision = Precision("float32")
+    else:
+        precision = precision_for(config, lambda: _cached_probe(comp, config, train_rows))
+    run.record_precision(precision.to_json())
+    return precision
+
+
+def _cached_probe(comp: Competition, config: TrainConfig, train_rows: pd.DataFrame):
+    import tensorflow as tf
+
+    from kagglekit.catalog import cache_dir
+    from kagglekit.devices import StepSpeed, cpu_features, probe_speeds
+    from kagglekit.pipeline import training_dataset
+
+    key = json.dumps([config.model, config.image_size, config.batch_size, comp.n_classes, config.weights,
+                      cpu_features(), tf.__version__])
+    path = cache_dir() / "precision-probes.json"
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cached = {}
+    if key in cached:
+        return [StepSpeed(**s) for s in cached[key]]
+    rows = train_rows.head(config.batch_size * PROBE_BATCHES)
+    ds = training_dataset(list(rows["path"]), _targets(rows["label"].to_numpy(), comp.n_classes), config.image_size,
+                          config.batch_size, config.augment, seed=config.seed, cache=None)
+    batches = [(x.numpy(), y.numpy()) for x, y in ds.take(PROBE_BATCHES)]
+    log.info("precision auto: timing a few training steps in float32 and mixed bfloat16, with and without XLA")
+    speeds = probe_speeds(lambda jit: build_compiled_model(comp, config, jit), batches)
+    write_json(path, {**cached, key: [vars(s) for s in speeds]})
+    return speeds
 
 
 def check_backup(model, fold: FoldFiles) -> None:
@@ -178,8 +236,12 @@ def fit_fold(
     run: RunFolder,
     k: int,
     deadline: float | None = None,
+    precision=None,
 ) -> dict:
-    """Train fold K of RUN (resuming if it was interrupted) and return its result."""
+    """Train fold K of RUN (resuming if it was interrupted) and return its result.
+
+    PRECISION (a devices.Precision) is the run's; None: decided from the settings alone.
+    """
     from kagglekit.devices import training_strategy
     from kagglekit.metrics import score
     from kagglekit.pipeline import inference_dataset, training_dataset
@@ -189,7 +251,7 @@ def fit_fold(
     started = time.time()
     settings = config_to_json(config)  # as the user gave them, before the batch becomes the global batch
     keras.utils.set_random_seed(config.seed + k)
-    strategy, config = training_strategy(config)  # replicas and precision; batch_size becomes the global batch
+    strategy, config = training_strategy(config, precision)  # replicas and precision; batch becomes the global batch
     n = comp.n_classes
     train_ds = training_dataset(
         list(train_rows["path"]), _targets(train_rows["label"].to_numpy(), n),
@@ -200,7 +262,7 @@ def fit_fold(
         labels=_targets(val_rows["label"].to_numpy(), n), cache="",
     )
     with strategy.scope():
-        model = build_compiled_model(comp, config)
+        model = build_compiled_model(comp, config, jit=bool(precision and precision.jit))
         check_backup(model, fold)
     steps = -(-len(train_rows) // config.batch_size)
     model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0, shuffle=False,
