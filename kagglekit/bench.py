@@ -238,7 +238,7 @@ def bench_training(comp, paths, labels, s: BenchSettings, workdir: Path) -> list
     from kagglekit.config import TrainConfig
     from kagglekit.pipeline import inference_dataset, training_dataset
     from kagglekit.run_folder import RunFolder
-    from kagglekit.training import _callbacks, _targets, build_compiled_model
+    from kagglekit.training import _callbacks, _targets, build_compiled_model, fold_plan
 
     n_train = min(s.train_images, len(paths) * 4 // 5)
     n_val = max(1, min(n_train // 4, len(paths) - n_train))
@@ -261,7 +261,7 @@ def bench_training(comp, paths, labels, s: BenchSettings, workdir: Path) -> list
 
     def kagglekit_epoch():
         models["kagglekit"].fit(train_ds, validation_data=val_ds, epochs=1, verbose=0,
-                                callbacks=_callbacks(config, fold, 1, None, steps))
+                                callbacks=_callbacks(config, fold, 1, fold_plan(config, None, steps)))
 
     def plain_epoch():
         models["plain"].fit(x_train, y_train, batch_size=s.batch_size, validation_data=(x_val, y_val),

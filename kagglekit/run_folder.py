@@ -9,6 +9,7 @@ its file names and the rules for reading, resuming and copying it:
   folds.csv         the fold of every training id (StratifiedKFold)
   fold_K/
     best.keras      the best model by validation loss (written beside, then renamed)
+    head.weights.h5 fine-tuning only: the weights after the head-only stage
     history.csv     loss and metrics per epoch (CSVLogger, appended across restarts)
     backup/         BackupAndRestore's state while the fold trains
     oof.csv         the fold's out-of-fold predictions
@@ -61,6 +62,11 @@ class FoldFiles:
     @property
     def history(self) -> Path:
         return self.path / "history.csv"
+
+    @property
+    def head_weights(self) -> Path:
+        """Fine-tuning: the weights after the head-only stage (finetune.py); their presence marks stage 1 done."""
+        return self.path / "head.weights.h5"
 
     @property
     def backup(self) -> Path:
