@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from kagglekit.competition import Competition
-from kagglekit.config import TrainConfig, config_to_json
+from kagglekit.config import BUDGET_MAX_EPOCHS, TrainConfig, config_to_json
 from kagglekit.inference import predict_paths, tta_views
 from kagglekit.progress import report_progress
 from kagglekit.atomic import write_json
@@ -198,7 +198,8 @@ def run_precision(comp: Competition, config: TrainConfig, train_rows: pd.DataFra
     if recorded is not None:
         return Precision.from_json(recorded)
     steps = config.epochs * -(-len(train_rows) // config.batch_size)
-    worth = config.budget >= MIN_PROBE_BUDGET if config.budget else steps >= MIN_PROBE_STEPS
+    planned_by_budget = config.budget and config.epochs >= BUDGET_MAX_EPOCHS  # else the epochs bound the run
+    worth = config.budget >= MIN_PROBE_BUDGET if planned_by_budget else steps >= MIN_PROBE_STEPS
     if config.precision == "auto" and not worth:
         # The measurement costs about as much as a few hundred steps: on a short run it cannot pay off.
         precision = Precision("float32")
