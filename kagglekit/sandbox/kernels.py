@@ -5,16 +5,29 @@ A pushed version runs in a subprocess laid out as Kaggle mounts a kernel:
   <session>/input/<kernel-slug>/   the latest output of each kernel in kernel_sources
   <session>/working/               the outputs (what ListKernelSessionOutput lists)
   <session>/log.txt                stdout and stderr (the session's log)
+  <session>/log.jsonl              the same as Kaggle keeps it: one {stream_name, time, data} event a line
 The script finds the two roots through KAGGLEKIT_KAGGLE_INPUT/WORKING, gets a
 home folder of its own (no ~/.kaggle, no credentials in its environment),
 and, unless enable_internet is set, a Python whose sockets refuse to connect.
 Sessions are state (status, failure message) kept in the store, so status and
 outputs survive a restart of the sandbox; a session that was running when the
 sandbox stopped is reported as failed.
+
+The log is served as Kaggle serves it: ListKernelSessionOutput's ``log`` is a
+JSON array of events, and ``GET /api/v1/kernels/logs/stream/<owner>/<slug>``
+(what the client's ``kernels_logs_stream`` reads; kagglesdk's
+GetKernelSessionLogsStream names the same stream) sends the events live as
+server-sent events while the session runs, ending with ``END_OF_LOG``, and the
+kept array once it has ended. A push beyond the account's cap of concurrent
+batch sessions (per kind: GPU, TPU, CPU) is refused in the SaveKernel answer's
+``error`` field with Kaggle's words, "Maximum batch GPU session count of N
+reached": the client reports that field as a push error (``kernels_push_cli``),
+and users have quoted exactly that line from it, so it is not an HTTP error.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -22,9 +35,10 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from email.utils import formatdate
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from kagglesdk.kernels.types import kernels_api_service as api
 from kagglesdk.kernels.types.kernels_enums import KernelExecutionType, KernelWorkerStatus
@@ -34,6 +48,9 @@ from kagglekit.sandbox.routes import KERNELS, ApiError, Call, Redirect, route
 from kagglekit.sandbox.store import utc_now
 
 DEFAULT_TIMEOUT = 12 * 3600
+EVENTS_FILE = "log.jsonl"
+END_OF_LOG = "END_OF_LOG"  # the stream's last event, as the client expects it
+KEEPALIVE_SECONDS = 15.0  # a quiet stream sends a comment this often, so that no read times out
 
 # Runs the script with sockets that refuse to connect: the kernel has no network.
 NO_NETWORK = """
@@ -52,10 +69,12 @@ class Sessions:
     def __init__(self):
         self._lock = threading.Lock()
         self._running: dict[str, subprocess.Popen] = {}
+        self._kinds: dict[str, str] = {}  # "GPU", "TPU" or "CPU": Kaggle caps each kind of session separately
 
-    def add(self, key: str, process: subprocess.Popen) -> None:
+    def add(self, key: str, process: subprocess.Popen, kind: str = "CPU") -> None:
         with self._lock:
             self._running[key] = process
+            self._kinds[key] = kind
 
     def remove(self, key: str) -> None:
         with self._lock:
@@ -65,10 +84,11 @@ class Sessions:
         with self._lock:
             return key in self._running
 
-    def count(self, user: str) -> int:
-        """How many sessions of USER are running."""
+    def count(self, user: str, kind: str | None = None) -> int:
+        """How many sessions of USER are running (only of KIND, GPU/TPU/CPU, when given)."""
         with self._lock:
-            return sum(1 for k, p in self._running.items() if k.startswith(f"{user}/") and p.poll() is None)
+            return sum(1 for k, p in self._running.items() if k.startswith(f"{user}/") and p.poll() is None
+                       and kind in (None, self._kinds.get(k, "CPU")))
 
     def stop(self) -> None:
         """Kill every running session."""
@@ -135,7 +155,11 @@ def save_kernel(call: Call):
         if source in call.sandbox.bundles and not call.sandbox.store.settings(source)["rules_accepted"]:
             raise ApiError(403, f"accept the rules of {source} before using its data in a kernel")
     run = req.kernel_execution_type != KernelExecutionType.QUICK_SAVE
-    _check_capacity(call, run)
+    refused = _check_capacity(call, run, _session_kind(req))
+    if refused:
+        answer = api.ApiSaveKernelResponse()
+        answer.error = refused
+        return answer
     ref = f"{owner}/{slug}"
     with call.sandbox.store.change() as data:
         kernel = _kernels(data).setdefault(ref, {"title": req.new_title or slug, "is_private": True, "versions": []})
@@ -146,6 +170,7 @@ def save_kernel(call: Call):
                    "machine_shape": req.machine_shape or "", "timeout": req.session_timeout_seconds or DEFAULT_TIMEOUT,
                    "competitions": [s for s in req.competition_data_sources if s in call.sandbox.bundles],
                    "kernels": [s for s in req.kernel_data_sources if _has_output(call, s)]}
+        version["kind"] = _session_kind(req)
         kernel["versions"].append(version)
     session = _session_dir(call.sandbox, ref, number)
     session.mkdir(parents=True, exist_ok=True)
@@ -164,11 +189,20 @@ def _has_output(call: Call, source: str) -> bool:
     return bool(kernel) and any(v["status"] in ("COMPLETE", "ERROR") for v in kernel["versions"])
 
 
-def _check_capacity(call: Call, run: bool) -> None:
+def _session_kind(req) -> str:
+    """GPU, TPU or CPU: what the push asks for, by machine shape or else by the enable_* flags."""
+    shape = req.machine_shape or ""
+    if shape.startswith("Tpu") or (not shape and req.enable_tpu):
+        return "TPU"
+    return "GPU" if shape.startswith("Nvidia") or (not shape and req.enable_gpu) else "CPU"
+
+
+def _check_capacity(call: Call, run: bool, kind: str) -> str | None:
+    """Kaggle's refusal of a session beyond the account's cap on running batch sessions of KIND, or None."""
     limit = call.sandbox.max_kernel_sessions
-    if run and call.sandbox.sessions.count(call.user) >= limit:
-        raise ApiError(429, f"You have reached the maximum of {limit} concurrently running batch sessions; "
-                            "wait for one to finish")
+    if run and call.sandbox.sessions.count(call.user, kind) >= limit:
+        return f"Maximum batch {kind} session count of {limit} reached"
+    return None
 
 
 # -- running a session ---------------------------------------------------------
@@ -211,11 +245,11 @@ def _start(call: Call, ref: str, version: dict, session: Path) -> None:
     (session / "working").mkdir(exist_ok=True)
     script = session / "script.py"
     command = [sys.executable, str(script)] if version["internet"] else [sys.executable, "-c", NO_NETWORK, str(script)]
-    log = open(session / "log.txt", "wb")
     process = subprocess.Popen(command, cwd=session / "working", env=_environment(sandbox, session),
-                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    log = SessionLog(session, process)
     key = f"{ref}/{version['number']}"
-    sandbox.sessions.add(key, process)
+    sandbox.sessions.add(key, process, version.get("kind", "CPU"))
     _set(sandbox, ref, version["number"], status="RUNNING")
     threading.Thread(target=_watch, args=(sandbox, ref, version, session, process, log), daemon=True,
                      name=f"kernel-{key}").start()
@@ -287,9 +321,9 @@ def list_kernel_session_output(call: Call):
     answer.files = items
     if start + size < len(files):
         answer.next_page_token = str(start + size)
-    log = session / "log.txt"
-    if log.is_file() and start == 0:
-        answer.log = log.read_text(errors="replace")
+    log = kaggle_log(session)
+    if log and start == 0:
+        answer.log = log
     return answer
 
 
@@ -326,3 +360,138 @@ def send_output(handler, path: str) -> None:
         return
     if sent < size:
         handler.close_connection = True  # the client sees a short body: a dropped connection
+
+
+# -- the session's log ---------------------------------------------------------------
+
+class SessionLog:
+    """A running session's output as Kaggle keeps it: {stream_name, time, data} events in the order the lines
+    arrive (log.jsonl, flushed line by line so that the stream can follow it), and the plain text (log.txt)."""
+
+    def __init__(self, session: Path, process: subprocess.Popen):
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._text = open(session / "log.txt", "wb")
+        self._events = open(session / EVENTS_FILE, "w", encoding="utf-8")
+        self._readers = [threading.Thread(target=self._read, args=(pipe, name), daemon=True)
+                         for pipe, name in ((process.stdout, "stdout"), (process.stderr, "stderr"))]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, pipe, stream_name: str) -> None:
+        for raw in iter(pipe.readline, b""):
+            event = {"stream_name": stream_name, "time": round(time.monotonic() - self._started, 6),
+                     "data": raw.decode("utf-8", errors="replace")}
+            with self._lock:
+                self._text.write(raw)
+                self._text.flush()
+                self._events.write(json.dumps(event) + "\n")
+                self._events.flush()
+        pipe.close()
+
+    def close(self) -> None:
+        """Wait for the last lines (the process has ended), then close both files."""
+        for reader in self._readers:
+            reader.join(timeout=30)  # a child the script left behind may hold the pipes open
+        with self._lock:
+            self._text.close()
+            self._events.close()
+
+
+def _log_events(session: Path, offset: int = 0) -> tuple[list[str], int]:
+    """The complete event lines of log.jsonl from byte OFFSET on, and the offset after them."""
+    path = session / EVENTS_FILE
+    if not path.is_file():
+        return [], offset
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read()
+    complete = data[:data.rfind(b"\n") + 1]  # a line being written is taken next time
+    lines = [line.decode("utf-8", errors="replace") for line in complete.splitlines() if line.strip()]
+    return lines, offset + len(complete)
+
+
+def kaggle_log(session: Path) -> str | None:
+    """The session's log the way Kaggle returns a kept one: a JSON array of events, one per line."""
+    lines, _ = _log_events(session)
+    if lines:
+        return "[" + "\n,".join(lines) + "]"
+    plain = session / "log.txt"  # sessions from before events were kept
+    text = plain.read_text(errors="replace") if plain.is_file() else ""
+    return text or None
+
+
+def stream_log(handler, path: str) -> None:
+    """GET /api/v1/kernels/logs/stream/<owner>/<slug>[?versionLabel=vN]: the log while the session runs
+    (server-sent events, chunked, END_OF_LOG last), or the kept log (a JSON array) once it has ended."""
+    sandbox = handler.sandbox
+    sandbox.stats["GetKernelSessionLogsStream"] += 1
+    match = re.fullmatch(r"/api/v1/kernels/logs/stream/([\w.-]+)/([\w.-]+)", path)
+    user = handler._user()
+    if user is None:
+        return handler._json(401, {"code": 401, "message": "Unauthenticated: unknown user name or API key"})
+    if match is None:
+        return handler._json(404, {"code": 404, "message": f"no such log stream: {path}"})
+    label = (parse_qs(urlsplit(handler.path).query).get("versionLabel") or [None])[0]
+    try:
+        ref, version = _latest(Call(sandbox, user, {}, handler._base_url()), match.group(1), match.group(2), label)
+    except ApiError as err:
+        return handler._json(err.status, {"code": err.status, "message": err.message})
+    version = _refresh(sandbox, ref, version)
+    session = _session_dir(sandbox, ref, version["number"])
+    key = f"{ref}/{version['number']}"
+    if not sandbox.sessions.is_running(key):
+        body = (kaggle_log(session) or "[]").encode()
+        return _send_kept_log(handler, body)
+    _send_live_log(handler, session, key)
+
+
+def _send_kept_log(handler, body: bytes) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def _send_live_log(handler, session: Path, key: str) -> None:
+    """Server-sent events over chunked HTTP/1.1, so that a cut connection is an error, not a clean end."""
+    sandbox = handler.sandbox
+    handler.protocol_version = "HTTP/1.1"
+    handler.send_response(200)
+    for name, value in (("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"),
+                        ("Transfer-Encoding", "chunked"), ("Connection", "close")):
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.close_connection = True
+    cut, sent, offset, quiet_since = sandbox.faults.take_drop(), 0, 0, time.monotonic()
+
+    def send(text: str) -> bool:
+        nonlocal sent
+        data = text.encode()
+        if cut is not None and sent + len(data) > cut:  # the injected fault: cut mid-stream
+            return False
+        handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        handler.wfile.flush()
+        sent += len(data)
+        return True
+
+    try:
+        while not sandbox.stopping.is_set():
+            running = sandbox.sessions.is_running(key)  # before reading: once it has ended, the read gets the rest
+            lines, offset = _log_events(session, offset)
+            if not all(send(f"data: {line}\n\n") for line in lines):
+                return
+            if not running:
+                break
+            if lines:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
+                if not send(": keepalive\n\n"):
+                    return
+                quiet_since = time.monotonic()
+            time.sleep(0.1)
+        if send(f"data: {END_OF_LOG}\n\n"):
+            handler.wfile.write(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        return
