@@ -115,7 +115,7 @@ def _latest(call: Call, owner: str, slug: str, version: str | None = None) -> tu
     if version:
         found = [v for v in versions if str(v["number"]) == str(version).lstrip("v")]
         if not found:
-            raise ApiError(404, f"Kernel {ref} has no version {version}")
+            raise ApiError(404, f"Kernel {ref} has no version {str(version).lstrip('v')}")
         return ref, found[0]
     return ref, versions[-1]
 
