@@ -182,14 +182,17 @@ def push_folds(spec: KernelSpec, folder: Path, max_concurrent: int, out_root: Pa
     for fold_folder in folders:
         while _running(pushed, api) >= max_concurrent:
             time.sleep(poll_seconds())
+        refusals = 0
         while True:
             try:
                 pushed.append(push_folder(fold_folder, api))
                 break
             except SessionCapReached as refused:
                 cap = SESSION_CAP.search(str(refused))
-                on_wait(f"{fold_folder.name}: Kaggle's cap of {cap.group(2)} batch {cap.group(1)} sessions is "
-                        "reached; waiting for one of ours to finish, then pushing it again")
+                if not refusals:  # one line per fold, however long the wait
+                    on_wait(f"{fold_folder.name}: Kaggle's cap of {cap.group(2)} batch {cap.group(1)} sessions is "
+                            "reached; waiting for one of ours to finish, then pushing it again")
+                refusals += 1
                 _wait_for_a_slot(pushed, api, deadline)
         on_push(pushed[-1])
         _record(folder, pushed, fan_out=True)

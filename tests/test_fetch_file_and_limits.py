@@ -41,8 +41,9 @@ def test_a_large_file_served_zipped_arrives_unzipped(cli, workdir, sandbox, tmp_
     from kagglekit.remote import connect
 
     sandbox.zip_files_over = 1000  # as Kaggle does with a large file: train_labels.csv comes as train_labels.csv.zip
-    connect().competition_download_file(DEMO, "train_labels.csv", path=str(tmp_path), quiet=True)
-    assert [p.name for p in tmp_path.iterdir()] == ["train_labels.csv.zip"]  # what the stock client is given
+    stock = tmp_path / "stock"
+    connect().competition_download_file(DEMO, "train_labels.csv", path=str(stock), quiet=True)
+    assert [p.name for p in stock.iterdir()] == ["train_labels.csv.zip"]  # what the stock client is given
     code, out, err = cli("fetch", "-c", DEMO, "--file", "train_labels.csv", "-q")
     assert code == 0, err
     data = workdir / "data" / DEMO
@@ -58,9 +59,9 @@ def test_fetch_a_file_the_competition_does_not_have(cli, workdir, sandbox):
 
 
 def test_stock_client_downloads_one_file_from_the_sandbox(sandbox, run_kaggle, tmp_path):
-    done = run_kaggle("competitions", "download", "-c", DEMO, "-f", "train_labels.csv", "-p", str(tmp_path))
+    done = run_kaggle("competitions", "download", "-c", DEMO, "-f", "train_labels.csv", "-p", str(tmp_path / "stock"))
     assert done.returncode == 0, done.stderr + done.stdout
-    assert (tmp_path / "train_labels.csv").read_bytes() == \
+    assert (tmp_path / "stock" / "train_labels.csv").read_bytes() == \
         (sandbox.bundles[DEMO].folder / "train_labels.csv").read_bytes()
 
 
