@@ -149,7 +149,8 @@ def logs(
     """The session's log as lines to read (of each fold's kernel in turn after a fan-out)."""
     setup_logging(quiet)
     from kagglekit.errors import KagglekitError
-    from kagglekit.kernel_remote import follow_log, followed_kernels, session_log, statuses
+    from kagglekit.kernel_logs import follow_log, session_log
+    from kagglekit.kernel_remote import followed_kernels, statuses
 
     followed = followed_kernels(_folder(name))
     versions = _versions(followed, version)

@@ -13,12 +13,11 @@ Sessions are state (status, failure message) kept in the store, so status and
 outputs survive a restart of the sandbox; a session that was running when the
 sandbox stopped is reported as failed.
 
-The log is served as Kaggle serves it: ListKernelSessionOutput's ``log`` is a
-JSON array of events, and ``GET /api/v1/kernels/logs/stream/<owner>/<slug>``
-(what the client's ``kernels_logs_stream`` reads; kagglesdk's
-GetKernelSessionLogsStream names the same stream) sends the events live as
-server-sent events while the session runs, ending with ``END_OF_LOG``, and the
-kept array once it has ended. A push beyond the account's cap of concurrent
+The log is kept and served as Kaggle does (kagglekit.sandbox.session_logs):
+ListKernelSessionOutput's ``log`` is a JSON array of events, and
+``GET /api/v1/kernels/logs/stream/<owner>/<slug>`` (what the client's
+``kernels_logs_stream`` reads; kagglesdk's GetKernelSessionLogsStream names the
+same stream) sends them live while the session runs. A push beyond the account's cap of concurrent
 batch sessions (per kind: GPU, TPU, CPU) is refused in the SaveKernel answer's
 ``error`` field with Kaggle's words, "Maximum batch GPU session count of N
 reached": the client reports that field as a push error (``kernels_push_cli``),
@@ -27,7 +26,6 @@ and users have quoted exactly that line from it, so it is not an HTTP error.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -35,7 +33,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -45,12 +42,10 @@ from kagglesdk.kernels.types.kernels_enums import KernelExecutionType, KernelWor
 
 from kagglekit.kernel import ACCELERATORS
 from kagglekit.sandbox.routes import KERNELS, ApiError, Call, Redirect, route
+from kagglekit.sandbox.session_logs import SessionLog, kaggle_log, send_kept_log, send_live_log
 from kagglekit.sandbox.store import utc_now
 
 DEFAULT_TIMEOUT = 12 * 3600
-EVENTS_FILE = "log.jsonl"
-END_OF_LOG = "END_OF_LOG"  # the stream's last event, as the client expects it
-KEEPALIVE_SECONDS = 15.0  # a quiet stream sends a comment this often, so that no read times out
 
 # Runs the script with sockets that refuse to connect: the kernel has no network.
 NO_NETWORK = """
@@ -362,64 +357,7 @@ def send_output(handler, path: str) -> None:
         handler.close_connection = True  # the client sees a short body: a dropped connection
 
 
-# -- the session's log ---------------------------------------------------------------
-
-class SessionLog:
-    """A running session's output as Kaggle keeps it: {stream_name, time, data} events in the order the lines
-    arrive (log.jsonl, flushed line by line so that the stream can follow it), and the plain text (log.txt)."""
-
-    def __init__(self, session: Path, process: subprocess.Popen):
-        self._lock = threading.Lock()
-        self._started = time.monotonic()
-        self._text = open(session / "log.txt", "wb")
-        self._events = open(session / EVENTS_FILE, "w", encoding="utf-8")
-        self._readers = [threading.Thread(target=self._read, args=(pipe, name), daemon=True)
-                         for pipe, name in ((process.stdout, "stdout"), (process.stderr, "stderr"))]
-        for reader in self._readers:
-            reader.start()
-
-    def _read(self, pipe, stream_name: str) -> None:
-        for raw in iter(pipe.readline, b""):
-            event = {"stream_name": stream_name, "time": round(time.monotonic() - self._started, 6),
-                     "data": raw.decode("utf-8", errors="replace")}
-            with self._lock:
-                self._text.write(raw)
-                self._text.flush()
-                self._events.write(json.dumps(event) + "\n")
-                self._events.flush()
-        pipe.close()
-
-    def close(self) -> None:
-        """Wait for the last lines (the process has ended), then close both files."""
-        for reader in self._readers:
-            reader.join(timeout=30)  # a child the script left behind may hold the pipes open
-        with self._lock:
-            self._text.close()
-            self._events.close()
-
-
-def _log_events(session: Path, offset: int = 0) -> tuple[list[str], int]:
-    """The complete event lines of log.jsonl from byte OFFSET on, and the offset after them."""
-    path = session / EVENTS_FILE
-    if not path.is_file():
-        return [], offset
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        data = fh.read()
-    complete = data[:data.rfind(b"\n") + 1]  # a line being written is taken next time
-    lines = [line.decode("utf-8", errors="replace") for line in complete.splitlines() if line.strip()]
-    return lines, offset + len(complete)
-
-
-def kaggle_log(session: Path) -> str | None:
-    """The session's log the way Kaggle returns a kept one: a JSON array of events, one per line."""
-    lines, _ = _log_events(session)
-    if lines:
-        return "[" + "\n,".join(lines) + "]"
-    plain = session / "log.txt"  # sessions from before events were kept
-    text = plain.read_text(errors="replace") if plain.is_file() else ""
-    return text or None
-
+# -- the session's log (kagglekit.sandbox.session_logs) ------------------------------
 
 def stream_log(handler, path: str) -> None:
     """GET /api/v1/kernels/logs/stream/<owner>/<slug>[?versionLabel=vN]: the log while the session runs
@@ -442,56 +380,5 @@ def stream_log(handler, path: str) -> None:
     key = f"{ref}/{version['number']}"
     if not sandbox.sessions.is_running(key):
         body = (kaggle_log(session) or "[]").encode()
-        return _send_kept_log(handler, body)
-    _send_live_log(handler, session, key)
-
-
-def _send_kept_log(handler, body: bytes) -> None:
-    handler.send_response(200)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
-
-
-def _send_live_log(handler, session: Path, key: str) -> None:
-    """Server-sent events over chunked HTTP/1.1, so that a cut connection is an error, not a clean end."""
-    sandbox = handler.sandbox
-    handler.protocol_version = "HTTP/1.1"
-    handler.send_response(200)
-    for name, value in (("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"),
-                        ("Transfer-Encoding", "chunked"), ("Connection", "close")):
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.close_connection = True
-    cut, sent, offset, quiet_since = sandbox.faults.take_drop(), 0, 0, time.monotonic()
-
-    def send(text: str) -> bool:
-        nonlocal sent
-        data = text.encode()
-        if cut is not None and sent + len(data) > cut:  # the injected fault: cut mid-stream
-            return False
-        handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        handler.wfile.flush()
-        sent += len(data)
-        return True
-
-    try:
-        while not sandbox.stopping.is_set():
-            running = sandbox.sessions.is_running(key)  # before reading: once it has ended, the read gets the rest
-            lines, offset = _log_events(session, offset)
-            if not all(send(f"data: {line}\n\n") for line in lines):
-                return
-            if not running:
-                break
-            if lines:
-                quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
-                if not send(": keepalive\n\n"):
-                    return
-                quiet_since = time.monotonic()
-            time.sleep(0.1)
-        if send(f"data: {END_OF_LOG}\n\n"):
-            handler.wfile.write(b"0\r\n\r\n")
-    except (BrokenPipeError, ConnectionResetError):
-        return
+        return send_kept_log(handler, body)
+    send_live_log(handler, session, lambda: sandbox.sessions.is_running(key))
