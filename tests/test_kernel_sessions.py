@@ -193,7 +193,7 @@ def test_versions_pattern_timeout_and_where_runs_came_from(cli, session_env, wor
 
     code, out, err = cli("runs", "-c", DEMO)
     assert code == 0, err
-    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    rows = {line.split()[0]: line.rstrip() for line in out.splitlines()[1:]}
     assert rows["demo-digits/run-writer"].endswith("kaggler/run-writer v2 NvidiaTeslaT4")
     assert rows["demo-digits/run-writer-v1"].endswith("kaggler/run-writer v1 NvidiaTeslaT4")
 
@@ -231,9 +231,17 @@ def test_four_folds_against_a_cap_of_two_sessions_all_finish(cli, session_env, w
         f"kaggler/digits-capped-fold{k}: complete" for k in range(4)]
     code, out, err = cli("kernel", "output", "digits-capped", "-q")
     assert code == 0, err
-    for k in range(4):
-        info = json.loads((workdir / "runs" / DEMO / f"digits-capped-fold{k}" / "run.json").read_text())
+    runs = [workdir / "runs" / DEMO / f"digits-capped-fold{k}" for k in range(4)]
+    for run in runs:
+        info = json.loads((run / "run.json").read_text())
         assert (info["kernel_version"], info["accelerator"]) == (1, "NvidiaTeslaT4")
+    code, out, err = cli("ensemble", *runs, "--out", workdir / "runs" / DEMO / "digits-capped", "-q")
+    assert code == 0, err
+    code, out, err = cli("runs", "-c", DEMO)
+    assert code == 0, err
+    rows = {line.split()[0]: line.rstrip() for line in out.splitlines()[1:]}
+    assert rows["demo-digits/digits-capped"].endswith("ensemble of 4 runs")
+    assert rows["demo-digits/digits-capped-fold3"].endswith("kaggler/digits-capped-fold3 v1 NvidiaTeslaT4")
 
 
 def test_a_single_push_over_the_cap_is_refused_with_kaggles_words(cli, session_env):
