@@ -5,8 +5,9 @@ talks to Kaggle and to ``kagglekit sandbox``; every call goes through
 kagglekit.remote (timeouts, retries, one-line errors). What this module adds:
 what a failure means for a competition (its rules, its slug), downloads that
 are idempotent and never leave a partial file where the catalog would take it
-for complete, a refusal to send a submission that fails validation, and never
-the same submission twice.
+for complete (the whole competition, or only some of its files), a refusal to
+send a submission that fails validation or that the day's allowance has no
+room for, and never the same submission twice.
 
 Credentials stay inside the client: nothing here reads, prints, logs or
 writes them.
@@ -15,6 +16,7 @@ writes them.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import hashlib
 import io
 import json
@@ -64,6 +66,7 @@ class SubmitResult:
     status: str  # pending, complete
     public_score: str | None = None
     message: str = ""
+    left_today: int | None = None  # submissions Kaggle still allows today after this one, when it can tell
 
 
 def _call(fn: Callable[[], T], comp: Competition, what: str, policy: RetryPolicy, staging: Path | None = None) -> T:
@@ -193,6 +196,114 @@ def _replace(src: Path, dst: Path) -> None:
     os.replace(src, dst)
 
 
+# -- some files only ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FileFetch:
+    """One competition file that fetch_files brought, or found already there."""
+
+    name: str
+    path: Path
+    size: int
+    downloaded: bool  # False: the file was already there with Kaggle's size
+
+
+def competition_files(api, comp: Competition, policy: RetryPolicy) -> list:
+    """The competition's files as Kaggle lists them (every page)."""
+    files, token = [], None
+    while True:
+        page = _call(lambda t=token: api.competition_list_files(comp.slug, page_token=t, page_size=200), comp,
+                     "list the files", policy)
+        files += [f for f in (page.files if page else None) or [] if f and f.name]
+        token = page.next_page_token if page else None
+        if not token:
+            return files
+
+
+def fetch_files(comp: Competition, names: list[str], data_dir: Path, force: bool = False, progress: bool = False,
+                retry: RetryPolicy | None = None) -> list[FileFetch]:
+    """Only the files NAMES (names or globs, e.g. '*.csv') of the competition into DATA_DIR, each as Kaggle lists it.
+
+    A file already there with the size Kaggle lists is kept (FORCE downloads it again). Each arrives in
+    DATA_DIR/.download/ first and replaces the one in DATA_DIR only when complete; a large file Kaggle
+    serves zipped (NAME.zip) is unzipped; a file the definition lists under files.unpack is unpacked.
+    """
+    policy = retry or RetryPolicy.from_env()
+    data_dir = Path(data_dir)
+    api = connect()
+    listed = competition_files(api, comp, policy)
+    chosen: dict[str, object] = {}
+    for name in names:
+        matched = [f for f in listed if f.name == name or fnmatch.fnmatchcase(f.name, name)]
+        if not matched:
+            known = ", ".join(f.name for f in listed[:20]) + (" ..." if len(listed) > 20 else "")
+            raise KagglekitError(f"{comp.slug} has no file matching '{name}'; its files: {known or 'none'}")
+        chosen.update((f.name, f) for f in matched)
+    return [_fetch_one(api, comp, item, data_dir, force, progress, policy) for item in chosen.values()]
+
+
+def _fetch_one(api, comp: Competition, item, data_dir: Path, force: bool, progress: bool,
+               policy: RetryPolicy) -> FileFetch:
+    from kagglekit.archive import extract_once
+
+    target = _inside(data_dir, item.name)
+    if not force and target.is_file() and item.total_bytes and target.stat().st_size == item.total_bytes:
+        return FileFetch(item.name, target, target.stat().st_size, False)
+    staging = _inside(data_dir / STAGING / "files", item.name)
+    served = _call(lambda: _download_file(api, comp, item.name, staging, progress), comp,
+                   f"download {item.name}", policy, staging)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if served.name == f"{staging.name}.zip":  # Kaggle zips a large file: take the file out of it
+        unzipped = served.with_name(f".{served.name}.unzipped")
+        shutil.rmtree(unzipped, ignore_errors=True)  # left by an interrupted run
+        extract_once(served, unzipped)
+        inside = [p for p in unzipped.rglob("*") if p.is_file()]
+        if len(inside) != 1:
+            raise KagglekitError(f"Kaggle sent {item.name} as a zip of {len(inside)} files, not the file alone; "
+                                 f"download the whole competition with 'kagglekit fetch'")
+        _replace(inside[0], target)
+        shutil.rmtree(unzipped, ignore_errors=True)
+        served.unlink()
+    else:
+        _replace(served, target)
+    if item.name in comp.files.unpack:
+        folder = data_dir / Path(item.name).stem
+        shutil.rmtree(folder, ignore_errors=True)  # unpacked from an older copy
+        extract_once(target, folder)
+    return FileFetch(item.name, target, target.stat().st_size, True)
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """FOLDER/NAME, refusing a name (it comes from Kaggle's listing) that would land outside FOLDER."""
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        raise KagglekitError(f"refusing the competition file '{name}': it would land outside {folder}")
+    return folder / name
+
+
+def _download_file(api, comp: Competition, name: str, staging: Path, progress: bool) -> Path:
+    """One try: the file NAME into STAGING's folder, under the name Kaggle serves it as (NAME or NAME.zip)."""
+    from urllib.parse import unquote
+
+    from kagglesdk.competitions.types.competition_api_service import ApiDownloadDataFileRequest
+
+    request = ApiDownloadDataFileRequest()
+    request.competition_name, request.file_name = comp.slug, name
+    with api.build_kaggle_client() as kaggle:
+        response = kaggle.competitions.competition_api_client.download_data_file(request)
+        try:
+            served_as = unquote(response.url.split("?")[0].rsplit("/", 1)[-1])
+            served = staging.with_name(served_as if served_as in (staging.name, f"{staging.name}.zip") else staging.name)
+            served.parent.mkdir(parents=True, exist_ok=True)
+            # As for the whole download: retries are ours, the client resumes with Range and checks the size.
+            with contextlib.redirect_stdout(io.StringIO()):
+                api.download_file(response, str(served), kaggle.http_client(), quiet=not progress,
+                                  resume=True, chunk_size=DOWNLOAD_CHUNK, max_retries=0)
+        finally:
+            response.close()
+    return served
+
+
 # -- a competition without a definition ----------------------------------------
 
 def _unnamed(slug: str) -> Competition:
@@ -200,6 +311,14 @@ def _unnamed(slug: str) -> Competition:
     from kagglekit.competition import Files, Labels, Submission
 
     return Competition(slug=slug, title=slug, files=Files("", ""), labels=Labels(), submission=Submission(), metric="")
+
+
+def definition_or_stand_in(slug: str) -> Competition:
+    """SLUG's definition, or a stand-in when kagglekit has none yet (enough to download files and word errors)."""
+    from kagglekit.competition import load_competition
+    from kagglekit.infer_competition import has_definition
+
+    return load_competition(slug) if has_definition(slug) else _unnamed(slug)
 
 
 def competition_record(slug: str, retry: RetryPolicy | None = None) -> dict | None:
@@ -271,6 +390,7 @@ def submit_file(comp: Competition, file: Path, message: str, data_dir: Path, wai
         raise KagglekitError("the submission message is empty; describe the submission with -m '...'")
     validate_file(comp, file, data_dir)  # an invalid file is never sent
     api = connect()
+    check_submissions_left(api, comp, policy)  # a submission the day has no room for is never sent
     flight = InFlight(comp.slug, hashlib.sha256(file.read_bytes()).hexdigest(), message, file.name)
 
     def send():
@@ -285,7 +405,36 @@ def submit_file(comp: Competition, file: Path, message: str, data_dir: Path, wai
     if wait:
         result = wait_for_score(api, comp, result, policy, timeout)
         _remember(result, message)
-    return result
+    left = submission_limits(api, comp, policy)
+    return replace(result, left_today=left.num_allowed_now) if left else result
+
+
+def submission_limits(api, comp: Competition, policy: RetryPolicy):
+    """Kaggle's count of your team's submissions (num_today, num_allowed_now, limited_by_total), or None when the
+    client cannot tell: a client without the call, a server that does not answer it, a user not on a team yet."""
+    ask = getattr(api, "competition_get_submission_limits", None)  # kaggle 2.2 and later
+    if ask is None:
+        return None
+    try:
+        limits = _call(lambda: ask(comp.slug), comp, "ask how many submissions are left today", policy)
+    except KagglekitError as exc:
+        log.warning("%s; going on without knowing how many submissions are left today", exc)
+        return None
+    if limits is None or not (limits.num_today or limits.num_total or limits.num_allowed_now):
+        return None  # all zero: not on a team yet, so the counts say nothing
+    return limits
+
+
+def check_submissions_left(api, comp: Competition, policy: RetryPolicy) -> int | None:
+    """How many submissions Kaggle still allows today (None: it cannot tell); a clear refusal when none are."""
+    limits = submission_limits(api, comp, policy)
+    if limits is None or limits.num_allowed_now > 0:
+        return limits.num_allowed_now if limits else None
+    if limits.limited_by_total:
+        raise KagglekitError(f"no submissions left for {comp.slug}: your team has made {limits.num_total}, the "
+                             "competition's total allowance; nothing was sent")
+    raise KagglekitError(f"no submissions left today for {comp.slug}: your team has made {limits.num_today} since "
+                         "midnight UTC, the daily allowance; nothing was sent, submit again after midnight UTC")
 
 
 # Submissions whose sending started but whose answer never came, so that a rerun adopts them instead of

@@ -41,6 +41,13 @@ KERNELS_DIR = Path("kernels")
 # Accelerator names the client's docs list; the server decides which ones a competition allows.
 ACCELERATORS = ("NvidiaTeslaP100", "NvidiaTeslaT4", "NvidiaTeslaT4Highmem", "NvidiaL4", "NvidiaL4X1",
                 "NvidiaTeslaA100", "NvidiaH100", "NvidiaRtxPro6000", "TpuV38", "Tpu1VmV38", "TpuV5E8", "TpuV6E8")
+# Not retired, but not lent to everyone either (the client's docs: NvidiaTeslaT4Highmem is not for general use).
+RESTRICTED_ACCELERATORS = ("NvidiaTeslaT4Highmem",)
+# What the client warns about when kaggle_api_extended has no table of its own (read from client 2.2.5's
+# _RETIRED_ACCELERATORS): lower-case machine shape -> where Kaggle runs such a session instead.
+_RETIRED_IN_CLIENT_2_2_5 = {"nvidiateslap100": "Kaggle runs it on NvidiaTeslaT4", "tpuv38": "Kaggle runs it on TpuV5E8",
+                            "tpu1vmv38": "Kaggle runs it on TpuV5E8", "tpuv232": "Kaggle runs it on CPU",
+                            "tpuv2256": "Kaggle runs it on CPU"}
 _KERNEL_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{3,48})[a-z0-9]$")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -108,6 +115,43 @@ def _client():
         from kaggle.api.kaggle_api_extended import KaggleApi
 
         return KaggleApi()
+
+
+def retired_accelerators() -> dict[str, str]:
+    """The accelerators the kaggle client marks retired: lower-case name -> what Kaggle runs instead.
+
+    Taken from the client's own table (the one its push warning reads), so a newer client's list wins.
+    """
+    with contextlib.redirect_stdout(io.StringIO()):  # importing the client prints auth help without credentials
+        from kaggle.api import kaggle_api_extended as client
+    table = getattr(client, "_RETIRED_ACCELERATORS", None)
+    return {k.lower(): str(v) for k, v in table.items()} if isinstance(table, dict) else dict(_RETIRED_IN_CLIENT_2_2_5)
+
+
+def current_accelerators() -> list[str]:
+    """The accelerator names a kernel can ask for: the known ones, less the retired and the restricted."""
+    retired = retired_accelerators()
+    return [a for a in ACCELERATORS if a.lower() not in retired and a not in RESTRICTED_ACCELERATORS]
+
+
+def check_accelerator(shape: str | None) -> None:
+    """Refuse an accelerator that is retired, not open to general use, or unknown, listing the current names."""
+    if not shape:
+        return
+    current = ", ".join(current_accelerators())
+    retired = retired_accelerators().get(shape.lower())
+    if retired:
+        said = " ".join(retired.split()).rstrip(".")
+        raise KagglekitError(f"--gpu {shape} is retired: {said[:1].lower() + said[1:]}; pick a current one: {current}")
+    if shape in RESTRICTED_ACCELERATORS:
+        raise KagglekitError(f"--gpu {shape} is not open to general use; pick one of: {current}")
+    if shape not in ACCELERATORS:
+        raise KagglekitError(f"--gpu {shape} is not a known accelerator; valid: {current}")
+
+
+def session_limit(gpu: str | None) -> int:
+    """The longest a Kaggle session may run, in seconds: 12 hours, 9 on a TPU."""
+    return 9 * 3600 if (gpu or "").startswith("Tpu") else 12 * 3600
 
 
 def check_metadata(meta: dict, folder: Path | None = None) -> None:
@@ -186,7 +230,7 @@ def kernel_options(spec: KernelSpec) -> dict:
         "config": dataclasses.asdict(spec.config),
         "predict": spec.predict,
         "resume_from": [s.split("/")[1] for s in spec.kernel_sources],
-        "session_seconds": 9 * 3600 if (spec.gpu or "").startswith("Tpu") else 12 * 3600,
+        "session_seconds": session_limit(spec.gpu),
         "kagglekit": kagglekit.__version__,
         "kernel": spec.id,
     }
@@ -312,6 +356,7 @@ def check_weights(spec: KernelSpec) -> None:
 def build_kernel(spec: KernelSpec, out_root: Path = KERNELS_DIR) -> Path:
     """Write kernels/<name>/ (metadata checked first, files replaced atomically); return the folder."""
     check_name(spec.name)
+    check_accelerator(spec.gpu)
     folder = Path(out_root) / spec.name
     if ".kaggle" in folder.resolve().parts:
         raise KagglekitError(f"refusing to write a kernel under {folder}: ~/.kaggle holds credentials")

@@ -6,7 +6,11 @@ adds: a record of what was pushed (kernels/<name>/pushed.json, so status and
 output know which kernels to follow), a fan-out that keeps under a cap of
 concurrent sessions, a wait that polls (the client has none), and outputs
 made into a local run folder (run.json pointed at the local definition and
-data, so predict, validate and submit work on it).
+data, so predict, validate and submit work on it, and noting the kernel, its
+version and accelerator), the session's log as lines to read (followed live
+in kernel_logs), and a session timeout sent with the push when a budget is
+set. pushed.json records every version pushed from a folder, with
+its accelerator and timeout; Kaggle has no call that lists a kernel's versions.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import fnmatch
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -23,7 +28,7 @@ from typing import Callable, TypeVar
 
 from kagglekit.errors import KagglekitError
 from kagglekit.remote import Hints, call, connect
-from kagglekit.kernel import KernelSpec, build_kernel, fold_specs, read_kernel_folder
+from kagglekit.kernel import KernelSpec, build_kernel, fold_specs, read_kernel_folder, session_limit
 from kagglekit.atomic import atomic_folder, write_json, write_text
 from kagglekit.run_folder import RunFolder, keep_local_records, localize
 
@@ -32,6 +37,8 @@ T = TypeVar("T")
 
 PUSHED_FILE = "pushed.json"
 FINISHED = ("COMPLETE", "ERROR", "CANCEL_ACKNOWLEDGED")
+# How Kaggle words a push refused because the account's batch sessions are all in use (in SaveKernel's `error`).
+SESSION_CAP = re.compile(r"Maximum batch (\w+) session count of (\d+) reached", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,12 @@ class Pushed:
     version: int
     url: str
     folder: Path
+    accelerator: str = "CPU"  # the machine shape pushed, e.g. NvidiaTeslaT4
+    timeout: int | None = None  # the session timeout sent with the push, in seconds
+
+
+class SessionCapReached(KagglekitError):
+    """Kaggle refused a push because the account's batch sessions of that kind are all running."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,7 @@ class SessionStatus:
     id: str
     status: str  # QUEUED, RUNNING, COMPLETE, ERROR, ...
     failure: str = ""
+    version: int | None = None  # the version asked about; None: the latest
 
     @property
     def finished(self) -> bool:
@@ -86,24 +100,60 @@ def kernel_owner(owner: str | None) -> str:
 
 # -- push ------------------------------------------------------------------------
 
+def session_timeout(record: dict) -> int | None:
+    """The session timeout to push with (seconds): the build's training budget plus the time kept for prediction,
+    within the platform's session limit; None without a budget (Kaggle's own limit applies)."""
+    from kagglekit.kernel_entry import PREDICT_RESERVE
+
+    budget = (record.get("config") or {}).get("budget")
+    if not budget:
+        return None
+    return int(min(float(budget) + PREDICT_RESERVE, session_limit((record.get("spec") or {}).get("gpu"))))
+
+
 def push_folder(folder: Path, api=None) -> Pushed:
     """Send a built kernel folder (the client reads and checks its metadata) and start a session."""
-    meta, _ = read_kernel_folder(folder)
+    meta, record = read_kernel_folder(folder)
     api = api or connect()
-    answer = _kernel_call(lambda: api.kernels_push(str(folder)), f"push {meta['id']}")
+    timeout = session_timeout(record)
+    answer = _kernel_call(lambda: api.kernels_push(str(folder), timeout=str(timeout) if timeout else None),
+                          f"push {meta['id']}")
+    if answer.error and SESSION_CAP.search(answer.error):
+        raise SessionCapReached(f"Kaggle did not accept {meta['id']}: {answer.error}; wait for a session to finish "
+                                "('kagglekit kernel status --wait') and push again")
     if answer.error:
         raise KagglekitError(f"Kaggle did not accept {meta['id']}: {answer.error}")
     bad = (answer.invalid_competition_sources or []) + (answer.invalid_dataset_sources or []) + \
         (answer.invalid_kernel_sources or []) + (answer.invalid_model_sources or [])
     if bad:
         log.warning("Kaggle did not attach these inputs to %s: %s", meta["id"], ", ".join(bad))
-    return Pushed(meta["id"], answer.version_number, answer.url, Path(folder))
+    return Pushed(meta["id"], answer.version_number, answer.url, Path(folder), meta.get("machine_shape") or "CPU",
+                  timeout)
 
 
 def _record(folder: Path, pushed: list[Pushed], fan_out: bool) -> None:
-    record = {"fan_out": fan_out, "kernels": [{"id": p.id, "version": p.version, "url": p.url, "folder": str(p.folder)}
-                                              for p in pushed], "pushed": time.strftime("%Y-%m-%d %H:%M:%S")}
+    now = time.strftime("%Y-%m-%d %H:%M:%S")
+    history = _history(Path(folder))
+    known = {(h["id"], h["version"]) for h in history}
+    history += [{"id": p.id, "version": p.version, "accelerator": p.accelerator, "timeout": p.timeout, "pushed": now}
+                for p in pushed if (p.id, p.version) not in known]
+    record = {"fan_out": fan_out, "kernels": [{"id": p.id, "version": p.version, "url": p.url, "folder": str(p.folder),
+                                               "accelerator": p.accelerator, "timeout": p.timeout}
+                                              for p in pushed], "pushed": now, "history": history}
     write_json(Path(folder) / PUSHED_FILE, record)
+
+
+def _history(folder: Path) -> list[dict]:
+    """Every version pushed from FOLDER so far (records written before the history was kept: their kernels)."""
+    try:
+        earlier = json.loads((folder / PUSHED_FILE).read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(earlier, dict):
+        return []
+    found = earlier.get("history") or [{k: v for k, v in entry.items() if k in ("id", "version", "accelerator")}
+                                       for entry in earlier.get("kernels") or [] if isinstance(entry, dict)]
+    return [h for h in found if isinstance(h, dict) and "id" in h and "version" in h]
 
 
 def push_kernel(folder: Path) -> list[Pushed]:
@@ -114,54 +164,124 @@ def push_kernel(folder: Path) -> list[Pushed]:
 
 
 def push_folds(spec: KernelSpec, folder: Path, max_concurrent: int, out_root: Path,
-               on_push: Callable[[Pushed], None] = lambda p: None) -> list[Pushed]:
-    """One kernel per fold, never more than MAX_CONCURRENT sessions running at once; returns when all are pushed."""
+               on_push: Callable[[Pushed], None] = lambda p: None,
+               on_wait: Callable[[str], None] = lambda line: None, timeout: float = 13 * 3600) -> list[Pushed]:
+    """One kernel per fold, never more than MAX_CONCURRENT sessions running at once; returns when all are pushed.
+
+    A push Kaggle refuses because the account's batch sessions are all in use is not a failure: ON_WAIT is
+    told so in one line, and the fold is pushed again once one of this fan-out's sessions has finished.
+    """
     if max_concurrent < 1:
         raise KagglekitError("--max-concurrent must be at least 1 (Kaggle allows a few batch sessions per account)")
     api = connect()
     folders = [build_kernel(s, out_root) for s in fold_specs(spec)]
     pushed: list[Pushed] = []
+    deadline = time.monotonic() + timeout
     for fold_folder in folders:
-        while sum(not s.finished for s in statuses([p.id for p in pushed], api)) >= max_concurrent:
+        while _running(pushed, api) >= max_concurrent:
             time.sleep(poll_seconds())
-        pushed.append(push_folder(fold_folder, api))
+        refusals = 0
+        while True:
+            try:
+                pushed.append(push_folder(fold_folder, api))
+                break
+            except SessionCapReached as refused:
+                cap = SESSION_CAP.search(str(refused))
+                if not refusals:  # one line per fold, however long the wait
+                    on_wait(f"{fold_folder.name}: Kaggle's cap of {cap.group(2)} batch {cap.group(1)} sessions is "
+                            "reached; waiting for one of ours to finish, then pushing it again")
+                refusals += 1
+                _wait_for_a_slot(pushed, api, deadline)
         on_push(pushed[-1])
         _record(folder, pushed, fan_out=True)
     return pushed
 
 
+def _running(pushed: list[Pushed], api) -> int:
+    """How many of the PUSHED sessions have not finished."""
+    found = statuses([p.id for p in pushed], api, {p.id: p.version for p in pushed})
+    return sum(not s.finished for s in found)
+
+
+def _wait_for_a_slot(pushed: list[Pushed], api, deadline: float) -> None:
+    """Until one of PUSHED's running sessions has finished (or a poll's time, when the cap is held by
+    sessions that are not ours)."""
+    before = _running(pushed, api)
+    while True:
+        if time.monotonic() > deadline:
+            raise KagglekitError("Kaggle's cap on batch sessions stayed reached for too long; push the remaining "
+                                 "folds later with 'kagglekit kernel push --folds-parallel'")
+        time.sleep(poll_seconds())
+        if before == 0 or _running(pushed, api) < before:
+            return
+
+
 def pushed_kernels(folder: Path) -> list[str]:
     """The kernel ids `kernel push` sent from FOLDER."""
+    return [k.id for k in followed_kernels(folder)]
+
+
+@dataclass(frozen=True)
+class Followed:
+    """A kernel that `kernel push` sent from a folder, and every version of it pushed from there."""
+
+    id: str
+    version: int | None  # the last version pushed
+    versions: dict  # version number -> {"accelerator": ..., "timeout": ..., "pushed": ...}
+
+    def accelerator(self, version: int | None = None) -> str | None:
+        """The machine shape VERSION (default: the last) was pushed with, if it was pushed from here."""
+        return (self.versions.get(version or self.version) or {}).get("accelerator")
+
+
+def followed_kernels(folder: Path) -> list[Followed]:
+    """The kernels `kernel push` sent from FOLDER (the latest push: one kernel, or one per fold), with their versions."""
     path = Path(folder) / PUSHED_FILE
     if not path.is_file():
         raise KagglekitError(f"nothing was pushed from {folder}; run 'kagglekit kernel push' first")
     try:
-        return [k["id"] for k in json.loads(path.read_text())["kernels"]]
+        record = json.loads(path.read_text())
+        kernels = [(k["id"], k.get("version"), k.get("accelerator")) for k in record["kernels"]]
     except (ValueError, KeyError, TypeError):
         raise KagglekitError(f"{path} is damaged; push the kernel again with 'kagglekit kernel push'") from None
+    history = _history(Path(folder))
+    found = []
+    for kernel_id, version, accelerator in kernels:
+        versions = {h["version"]: h for h in history if h["id"] == kernel_id}
+        versions.setdefault(version, {"accelerator": accelerator})
+        found.append(Followed(kernel_id, version, versions))
+    return found
 
 
 # -- status ----------------------------------------------------------------------
 
-def statuses(ids: list[str], api=None) -> list[SessionStatus]:
-    """The latest session status of each kernel."""
+def versioned(kernel_id: str, version: int | None) -> str:
+    """owner/slug/N, the client's way of naming one version (owner/slug alone: the latest)."""
+    return f"{kernel_id}/{version}" if version else kernel_id
+
+
+def statuses(ids: list[str], api=None, versions: dict[str, int | None] | None = None) -> list[SessionStatus]:
+    """The session status of each kernel: of the version VERSIONS names for it, else of its latest."""
     if not ids:
         return []
     api = api or connect()
     found = []
     for kernel_id in ids:
-        answer = _kernel_call(lambda k=kernel_id: api.kernels_status(k), f"get the status of {kernel_id}")
+        version = (versions or {}).get(kernel_id)
+        ref = versioned(kernel_id, version)
+        answer = _kernel_call(lambda r=ref: api.kernels_status(r), f"get the status of {ref}")
         status = getattr(answer.status, "name", str(answer.status))
-        found.append(SessionStatus(kernel_id, status, answer.failure_message or ""))
+        found.append(SessionStatus(kernel_id, status, answer.failure_message or "", version))
     return found
 
 
 def wait_for(ids: list[str], timeout: float = 13 * 3600,
-             on_change: Callable[[SessionStatus], None] = lambda s: None) -> list[SessionStatus]:
+             on_change: Callable[[SessionStatus], None] = lambda s: None,
+             versions: dict[str, int | None] | None = None) -> list[SessionStatus]:
     """Poll until every kernel's session has finished (Kaggle's client has no wait)."""
     api, seen, deadline = connect(), {}, time.monotonic() + timeout
     while True:
-        now = statuses(ids, api)
+        now = statuses(ids, api, versions)
         for s in now:
             if seen.get(s.id) != s.status:
                 seen[s.id] = s.status
@@ -176,7 +296,7 @@ def wait_for(ids: list[str], timeout: float = 13 * 3600,
 # -- output ----------------------------------------------------------------------
 
 def download_output(kernel_id: str, run_dir: Path, competition_file: str, version: int | None = None,
-                    pattern: str | None = None) -> list[Path]:
+                    pattern: str | None = None, accelerator: str | None = None) -> list[Path]:
     """The output files of the kernel's latest version (or VERSION) into RUN_DIR, made a local run folder.
 
     The files go to a sibling folder first, each checked against its announced size by the client, and
@@ -203,7 +323,7 @@ def download_output(kernel_id: str, run_dir: Path, competition_file: str, versio
             raise KagglekitError(f"the output of {kernel_id} holds no run folder (no settings); "
                                  f"see {'its log in ' + str(kept) if kept else 'its log on Kaggle'}")
         keep_local_records(run, RunFolder(partial))
-        localize_run(partial, competition_file, kernel_id)
+        localize_run(partial, competition_file, kernel_id, version, accelerator)
     return [run.path / f.relative_to(partial) for f in files]
 
 
@@ -230,7 +350,7 @@ def _download_outputs(api, kernel_id: str, version: int | None, pattern: str | N
             if not token:
                 break
     if log_text and not pattern:
-        files.append(write_text(target / f"{slug}.log", log_text))
+        files.append(write_text(target / f"{slug}.log", readable_log(log_text)))
     return files
 
 
@@ -247,10 +367,24 @@ def _download_one(api, item, target: Path) -> Path:
     return out
 
 
-def localize_run(run_dir: Path, competition_file: str, kernel_id: str) -> None:
-    """Point run.json at the local competition definition and data folder instead of /kaggle/input."""
+def localize_run(run_dir: Path, competition_file: str, kernel_id: str, version: int | None = None,
+                 accelerator: str | None = None) -> None:
+    """Point run.json at the local competition definition and data folder instead of /kaggle/input,
+    and note where the run came from: the kernel, its version, its accelerator."""
     from kagglekit.competition import load_competition_file
     from kagglekit.config import default_data_dir
 
     comp = load_competition_file(Path(competition_file))
-    localize(RunFolder(run_dir), Path(competition_file), comp.slug, default_data_dir(comp.slug), kernel=kernel_id)
+    localize(RunFolder(run_dir), Path(competition_file), comp.slug, default_data_dir(comp.slug), kernel=kernel_id,
+             kernel_version=version, accelerator=accelerator)
+
+
+def readable_log(text: str) -> str:
+    """A session's log as lines to read: Kaggle keeps it as a JSON array of {stream_name, time, data} events."""
+    try:
+        events = json.loads(text)
+    except ValueError:
+        return text  # already plain text
+    if not isinstance(events, list):
+        return text
+    return "".join(str(e.get("data") or "") for e in events if isinstance(e, dict))

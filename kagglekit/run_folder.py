@@ -335,9 +335,13 @@ def copy_fold(source: FoldFiles, target: RunFolder, with_checkpoint: bool = True
     return dest.path.name if source.done else f"{dest.path.name} (checkpoint)"
 
 
-def localize(run: RunFolder, competition_file: Path, slug: str, data_dir: Path, **provenance) -> None:
-    """Point a downloaded run's record at the local definition and data instead of /kaggle/input."""
+def localize(run: RunFolder, competition_file: Path, slug: str, data_dir: Path, kernel: str | None = None,
+             kernel_version: int | None = None, accelerator: str | None = None, **provenance) -> None:
+    """Point a downloaded run's record at the local definition and data instead of /kaggle/input, and note where
+    it came from: KERNEL (owner/slug), its KERNEL_VERSION and ACCELERATOR (machine shape), when known."""
     info = run.read_record(required=False)
+    came_from = {"kernel": kernel, "kernel_version": kernel_version, "accelerator": accelerator}
+    provenance.update({k: v for k, v in came_from.items() if v is not None})
     info.update(provenance, kernel_data_dir=info.get("data_dir"), competition=slug,
                 competition_file=str(Path(competition_file).resolve()), data_dir=str(Path(data_dir).resolve()))
     write_json(run.record, info)

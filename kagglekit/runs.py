@@ -33,6 +33,20 @@ class RunSummary:
     started: str | None
     submissions: int
     public_score: float | None  # the latest scored submission's public score
+    kernel: str | None = None  # owner/slug of the Kaggle kernel that trained the run (`kernel output`)
+    kernel_version: int | None = None
+    accelerator: str | None = None  # the machine shape the kernel was pushed with, e.g. NvidiaTeslaT4
+    merged_runs: int = 0  # `kagglekit ensemble` merged the folds of this many runs into this one
+
+    @property
+    def origin(self) -> str:
+        """Where the run was trained: "local", the kernel with its version and accelerator, or an ensemble."""
+        if self.merged_runs:
+            return f"ensemble of {self.merged_runs} runs"
+        if not self.kernel:
+            return "local"
+        version = f" v{self.kernel_version}" if self.kernel_version else ""
+        return f"{self.kernel}{version} {self.accelerator or 'accelerator unknown'}"
 
     @property
     def complete(self) -> bool:
@@ -68,6 +82,10 @@ def summarize_run(run_dir: Path) -> RunSummary:
         started=info.get("started"),
         submissions=len(submissions),
         public_score=scored[-1] if scored else None,
+        kernel=info.get("kernel"),
+        kernel_version=info.get("kernel_version"),
+        accelerator=info.get("accelerator"),
+        merged_runs=len(set((info.get("merged_from") or {}).values())),
     )
 
 

@@ -220,14 +220,15 @@ def test_invalid_submission_is_never_sent(cli, workdir, sandbox):
     assert sandbox.stats["StartSubmissionUpload"] == 0 and sandbox.stats["uploads"] == 0
 
 
-def test_daily_limit_is_an_error_with_the_servers_reason(cli, workdir, sandbox):
+def test_daily_limit_is_an_error_before_anything_is_sent(cli, workdir, sandbox):
     fetch_demo(cli)
     sandbox.configure(DEMO, daily_limit=1)
     file = demo_data(workdir) / "sample_submission.csv"
     assert cli("submit", file, "-c", DEMO, "-m", "first")[0] == 0
     code, out, err = cli("submit", file, "-c", DEMO, "-m", "second")
     assert code == 1
-    assert "daily allowance of 1 submissions" in err and "ubmitted" not in out
+    assert "no submissions left today for demo-digits" in err and "ubmitted" not in out
+    assert sandbox.stats["StartSubmissionUpload"] == 1
 
 
 def test_closed_competition_is_an_error(cli, workdir, sandbox):

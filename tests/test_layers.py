@@ -20,6 +20,7 @@ ORDER = [
     "competition", "catalog", "competition_toml", "infer_labels", "infer_competition", "augment", "pipeline", "models", "inference",
     "budget", "schedules", "devices", "finetune", "training", "crossval", "predict", "ensemble", "submission",
     "kaggle_io", "kernel", "kernel_entry", "kernel_remote",
+    "kernel_logs",
 ]
 # Beside the stages (they may import any stage, no stage imports them): tools, views, the CLI.
 BESIDE_PREFIXES = ("sandbox", "cli", "report", "preview", "explain", "runs", "bench", "bench_report", "demo",

@@ -24,6 +24,9 @@ def fetch(
     data_dir: DataDir = None,
     force: Annotated[bool, typer.Option("--force", help="Download and unpack again even when up to date.")] = False,
     settings: Settings = None,
+    file: Annotated[Optional[list[str]], typer.Option(
+        "--file", metavar="NAME", help="Only this file of the competition, e.g. train.csv, or a glob such as '*.csv' "
+                                       "(repeatable).")] = None,
     quiet: Quiet = False,
 ):
     """Download the competition's files with the kaggle client and unpack them; a second run downloads nothing.
@@ -39,6 +42,8 @@ def fetch(
     from kagglekit.kaggle_io import fetch_competition
 
     name = competition or default_competition()
+    if file:
+        return _fetch_files(name, file, data_dir, force, quiet)
     if name and not has_definition(name):
         return _fetch_new(name, data_dir or default_data_dir(name), force, settings, quiet)
     comp = load_competition(name)
@@ -51,6 +56,20 @@ def fetch(
     resumed = f", resumed after {_size(result.resumed_from)}" if result.resumed_from else ""
     unpacked = f"; unpacked {', '.join(result.unpacked)}" if result.unpacked else ""
     console.print(f"fetched {comp.slug} ({_size(result.size)}{resumed}) into {result.data_dir}{unpacked}")
+
+
+def _fetch_files(name: str | None, names: list[str], data_dir: Path | None, force: bool, quiet: bool) -> None:
+    from kagglekit.config import default_data_dir
+    from kagglekit.errors import KagglekitError
+    from kagglekit.kaggle_io import definition_or_stand_in, fetch_files
+
+    if not name:
+        raise KagglekitError("no competition given; pass -c SLUG (the name in the competition's URL)")
+    comp = definition_or_stand_in(name)
+    folder = data_dir or default_data_dir(comp.slug)
+    for got in fetch_files(comp, names, folder, force=force, progress=not quiet):
+        what = f"fetched {got.name}" if got.downloaded else f"{got.name} is up to date"
+        console.print(f"{what} ({_size(got.size)}) in {folder}" + ("" if got.downloaded else "; --force downloads it again"))
 
 
 def _fetch_new(slug: str, data_dir: Path, force: bool, settings: list[str] | None, quiet: bool) -> None:
@@ -119,6 +138,8 @@ def submit(
     console.print(f"submitted {result.file} to {comp.slug} (ref {result.ref})")
     if result.status == "complete":
         console.print(f"public score: {result.public_score or '(not published)'}")
+    if result.left_today is not None:
+        console.print(f"{result.left_today} submission{'' if result.left_today == 1 else 's'} left today")
 
 
 @command("sandbox")

@@ -1,4 +1,4 @@
-"""Training on Kaggle's GPUs: `kagglekit kernel build | push | status | output`, and `kagglekit ensemble`."""
+"""Training on Kaggle's GPUs: `kagglekit kernel build | push | status | logs | output`, and `kagglekit ensemble`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ app.add_typer(kernel_app, name="kernel")
 
 Name = Annotated[Optional[str], typer.Argument(help="Kernel name (folder under kernels/) [default: the only one there].",
                                                show_default=False)]
+Version = Annotated[Optional[int], typer.Option(
+    "--version", min=1, help="This version of the kernel [default: the one 'kernel push' sent last].", show_default=False)]
 
 
 def _folder(name: str | None) -> Path:
@@ -41,7 +43,7 @@ def _folder(name: str | None) -> Path:
 def build(
     settings: dict,
     competition: Competition = None,
-    gpu: Annotated[Optional[str], typer.Option(help="Accelerator, e.g. NvidiaTeslaT4 (two T4s), NvidiaL4, NvidiaTeslaP100 [default: CPU].")] = None,
+    gpu: Annotated[Optional[str], typer.Option(help="Accelerator, e.g. NvidiaTeslaT4 (two T4s), NvidiaL4, NvidiaTeslaA100 [default: CPU].")] = None,
     name: Annotated[Optional[str], typer.Option(help="Kernel slug and title [default: <slug>-<model>].")] = None,
     owner: Annotated[Optional[str], typer.Option(help="Kaggle user that owns the kernel [default: from the credentials].")] = None,
     internet: Annotated[bool, typer.Option("--internet", help="Let the kernel use the internet (off by default, as code competitions require).")] = False,
@@ -79,16 +81,28 @@ def push(
     from kagglekit.kernel_remote import push_folds, push_kernel
 
     folder = _folder(name)
-    if folds_parallel:
-        def show(p):
-            console.print(f"pushed {p.id} (version {p.version}): {p.url}")
 
-        pushed = push_folds(spec_from_folder(folder), folder, max_concurrent, KERNELS_DIR, on_push=show)
+    def show(p):
+        limit = f", session timeout {_duration(p.timeout)}" if p.timeout else ""
+        console.print(f"pushed {p.id} (version {p.version}{limit}): {p.url}")
+
+    if folds_parallel:
+        push_folds(spec_from_folder(folder), folder, max_concurrent, KERNELS_DIR, on_push=show,
+                   on_wait=lambda line: console.print(line, markup=False))
     else:
-        pushed = push_kernel(folder)
-        for p in pushed:
-            console.print(f"pushed {p.id} (version {p.version}): {p.url}")
+        for p in push_kernel(folder):
+            show(p)
     console.print(f"next: kagglekit kernel status {folder.name} --wait")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _versions(followed, version: int | None) -> dict:
+    """Kernel id -> the version to act on: VERSION when given, else the one pushed last."""
+    return {k.id: version or k.version for k in followed}
 
 
 @command("status", on=kernel_app)
@@ -96,21 +110,27 @@ def status(
     name: Name = None,
     wait: Annotated[bool, typer.Option("--wait", help="Poll until every session has completed or failed.")] = False,
     timeout: Annotated[float, typer.Option(help="With --wait: give up after this many seconds.")] = 13 * 3600,
+    version: Version = None,
     quiet: Quiet = False,
 ):
     """The session status of the pushed kernel (or of each fold's kernel); exit 1 when one failed."""
     setup_logging(quiet)
     from kagglekit.errors import KagglekitError
-    from kagglekit.kernel_remote import pushed_kernels, statuses, wait_for
+    from kagglekit.kernel_remote import followed_kernels, statuses, wait_for
 
     folder = _folder(name)
-    ids = pushed_kernels(folder)
+    followed = followed_kernels(folder)
+    ids, versions = [k.id for k in followed], _versions(followed, version)
+
+    def show(s):
+        console.print(f"{s.id}{f' (version {s.version})' if version else ''}: {s.status.lower()}")
+
     if wait:
-        found = wait_for(ids, timeout, on_change=lambda s: console.print(f"{s.id}: {s.status.lower()}"))
+        found = wait_for(ids, timeout, on_change=show, versions=versions)
     else:
-        found = statuses(ids)
+        found = statuses(ids, versions=versions)
         for s in found:
-            console.print(f"{s.id}: {s.status.lower()}")
+            show(s)
     failed = [s for s in found if s.status == "ERROR"]
     if failed:
         raise KagglekitError("; ".join(f"{s.id} failed: {s.failure or 'no message'}" for s in failed)
@@ -119,28 +139,65 @@ def status(
         console.print(f"next: kagglekit kernel output {folder.name}")
 
 
+@command("logs", on=kernel_app)
+def logs(
+    name: Name = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Print the lines as the session writes them, until it ends; exit 1 if it failed.")] = False,
+    version: Version = None,
+    quiet: Quiet = False,
+):
+    """The session's log as lines to read (of each fold's kernel in turn after a fan-out)."""
+    setup_logging(quiet)
+    from kagglekit.errors import KagglekitError
+    from kagglekit.kernel_logs import follow_log, session_log
+    from kagglekit.kernel_remote import followed_kernels, statuses
+
+    followed = followed_kernels(_folder(name))
+    versions = _versions(followed, version)
+    failed = []
+    for k in followed:
+        if len(followed) > 1:
+            console.print(f"==> {k.id} (version {versions[k.id]}) <==", markup=False)
+        if follow:
+            ended = follow_log(k.id, versions[k.id], lambda line: typer.echo(line, nl=not line.endswith("\n")))
+            failed += [ended] if ended.status != "COMPLETE" else []
+            continue
+        text = session_log(k.id, versions[k.id])
+        if text:
+            typer.echo(text, nl=not text.endswith("\n"))
+        else:
+            [now] = statuses([k.id], versions={k.id: versions[k.id]})
+            console.print(f"{k.id} has no log yet (its session is {now.status.lower()})")
+    if failed:
+        raise KagglekitError("; ".join(f"{s.id} ended {s.status.lower()}: {s.failure or 'no message'}" for s in failed))
+
+
 @command("output", on=kernel_app)
 def output(
     name: Name = None,
-    run_dir: Annotated[Optional[Path], typer.Option(help="Where to put the run [default: runs/<slug>/<kernel>].")] = None,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Where to put the run [default: runs/<slug>/<kernel>, with --version runs/<slug>/<kernel>-v<N>].")] = None,
+    version: Version = None,
+    pattern: Annotated[Optional[str], typer.Option(help="Only the output files whose path matches this glob, e.g. submission.csv or 'fold_*/history.csv'.")] = None,
     quiet: Quiet = False,
 ):
     """Download every output file of the kernel(s) into local run folders that predict, validate and submit accept."""
     setup_logging(quiet)
     from kagglekit.kernel import read_kernel_folder
-    from kagglekit.kernel_remote import download_output, pushed_kernels
+    from kagglekit.kernel_remote import download_output, followed_kernels
     from kagglekit.run_folder import RunFolder
 
     folder = _folder(name)
     _, record = read_kernel_folder(folder)
-    ids = pushed_kernels(folder)
+    followed = followed_kernels(folder)
+    versions = _versions(followed, version)
     runs = []
-    for kernel_id in ids:
-        slug = kernel_id.split("/")[1]
-        target = run_dir / slug if run_dir and len(ids) > 1 else run_dir or Path("runs") / record["competition"] / slug
-        files = download_output(kernel_id, target, record["competition_file"])
+    for k in followed:
+        slug = k.id.split("/")[1] + (f"-v{version}" if version else "")
+        target = run_dir / slug if run_dir and len(followed) > 1 else run_dir or Path("runs") / record["competition"] / slug
+        files = download_output(k.id, target, record["competition_file"], version=versions[k.id], pattern=pattern,
+                                accelerator=k.accelerator(versions[k.id]))
         runs.append(target)
-        console.print(f"{kernel_id}: {len(files)} files into {target}")
+        console.print(f"{k.id}{f' (version {version})' if version else ''}: {len(files)} files into {target}")
         if RunFolder(target).submission.is_file():
             console.print(f"submission: {RunFolder(target).submission}")
     if len(runs) > 1:

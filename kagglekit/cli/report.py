@@ -74,7 +74,7 @@ def runs(
     competition: Annotated[Optional[str], typer.Option("--competition", "-c", help="Only this competition's runs.")] = None,
     root: Annotated[Path, typer.Option(help="Folder holding the runs.")] = Path("runs"),
 ):
-    """List the runs on disk: settings, OOF score, time taken, submissions."""
+    """List the runs on disk: settings, OOF score, time taken, submissions, and the kernel that trained each one."""
     from rich.table import Table
 
     from kagglekit.runs import find_runs
@@ -85,8 +85,9 @@ def runs(
         console.print(f"no runs under {where}; train one with 'kagglekit train'")
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in ("run", "model", "px", "augment", "folds", "sample", "OOF score", "accuracy", "time", "submitted", "public"):
-        table.add_column(name, justify="right" if name not in ("run", "model", "augment") else "left")
+    for name in ("run", "model", "px", "augment", "folds", "sample", "OOF score", "accuracy", "time", "submitted", "public",
+                 "trained on"):
+        table.add_column(name, justify="right" if name not in ("run", "model", "augment", "trained on") else "left")
     for r in found:
         score = f"{r.oof_score:.4f} {r.metric}" if r.oof_score is not None else "-"
         table.add_row(
@@ -95,6 +96,7 @@ def runs(
             f"{r.oof_accuracy:.4f}" if r.oof_accuracy is not None else "-", _seconds(r.seconds),
             str(r.submissions) if r.submissions else "no",
             f"{r.public_score:.5f}" if r.public_score is not None else "-",
+            r.origin,
         )
     _print_table(table)
 

@@ -124,6 +124,16 @@ def bundle_zip(bundle: Bundle, cache_dir: Path) -> Path:
     return path
 
 
+def file_zip(bundle: Bundle, name: str, cache_dir: Path) -> Path:
+    """Served file NAME alone in a zip named NAME.zip, as Kaggle serves a large single file (built once, atomically)."""
+    path = Path(cache_dir) / "bundles" / f"{bundle.slug}-{bundle.etag}" / f"{name}.zip"
+    if path.is_file():
+        return path
+    with atomic_open(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(bundle.folder / name, Path(name).name)
+    return path
+
+
 def demo_bundle(cache_dir: Path) -> Bundle:
     """The built-in demo competition, written into CACHE_DIR on first use."""
     from kagglekit import demo

@@ -102,9 +102,12 @@ def download_data_files(call: Call):
 def download_data_file(call: Call):
     req = api.ApiDownloadDataFileRequest.from_dict(call.body)
     bundle = _bundle(call, req.competition_name)
-    if bundle.file_path(req.file_name) is None:
+    path = bundle.file_path(req.file_name)
+    if path is None:
         raise ApiError(404, f"Competition {bundle.slug} has no data file '{req.file_name}'")
-    return Redirect(f"{call.base_url}/sandbox/files/{bundle.slug}/{quote(req.file_name)}")
+    # Kaggle serves a large file compressed: a request for train.csv is answered with train.csv.zip.
+    zipped = call.sandbox.zip_files_over is not None and path.stat().st_size > call.sandbox.zip_files_over
+    return Redirect(f"{call.base_url}/sandbox/files/{bundle.slug}/{quote(req.file_name)}{'.zip' if zipped else ''}")
 
 
 @route(COMPETITIONS, "StartSubmissionUpload")

@@ -5,12 +5,23 @@ A pushed version runs in a subprocess laid out as Kaggle mounts a kernel:
   <session>/input/<kernel-slug>/   the latest output of each kernel in kernel_sources
   <session>/working/               the outputs (what ListKernelSessionOutput lists)
   <session>/log.txt                stdout and stderr (the session's log)
+  <session>/log.jsonl              the same as Kaggle keeps it: one {stream_name, time, data} event a line
 The script finds the two roots through KAGGLEKIT_KAGGLE_INPUT/WORKING, gets a
 home folder of its own (no ~/.kaggle, no credentials in its environment),
 and, unless enable_internet is set, a Python whose sockets refuse to connect.
 Sessions are state (status, failure message) kept in the store, so status and
 outputs survive a restart of the sandbox; a session that was running when the
 sandbox stopped is reported as failed.
+
+The log is kept and served as Kaggle does (kagglekit.sandbox.session_logs):
+ListKernelSessionOutput's ``log`` is a JSON array of events, and
+``GET /api/v1/kernels/logs/stream/<owner>/<slug>`` (what the client's
+``kernels_logs_stream`` reads; kagglesdk's GetKernelSessionLogsStream names the
+same stream) sends them live while the session runs. A push beyond the account's cap of concurrent
+batch sessions (per kind: GPU, TPU, CPU) is refused in the SaveKernel answer's
+``error`` field with Kaggle's words, "Maximum batch GPU session count of N
+reached": the client reports that field as a push error (``kernels_push_cli``),
+and users have quoted exactly that line from it, so it is not an HTTP error.
 """
 
 from __future__ import annotations
@@ -24,13 +35,14 @@ import sys
 import threading
 from email.utils import formatdate
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from kagglesdk.kernels.types import kernels_api_service as api
 from kagglesdk.kernels.types.kernels_enums import KernelExecutionType, KernelWorkerStatus
 
 from kagglekit.kernel import ACCELERATORS
 from kagglekit.sandbox.routes import KERNELS, ApiError, Call, Redirect, route
+from kagglekit.sandbox.session_logs import SessionLog, kaggle_log, send_kept_log, send_live_log
 from kagglekit.sandbox.store import utc_now
 
 DEFAULT_TIMEOUT = 12 * 3600
@@ -52,10 +64,12 @@ class Sessions:
     def __init__(self):
         self._lock = threading.Lock()
         self._running: dict[str, subprocess.Popen] = {}
+        self._kinds: dict[str, str] = {}  # "GPU", "TPU" or "CPU": Kaggle caps each kind of session separately
 
-    def add(self, key: str, process: subprocess.Popen) -> None:
+    def add(self, key: str, process: subprocess.Popen, kind: str = "CPU") -> None:
         with self._lock:
             self._running[key] = process
+            self._kinds[key] = kind
 
     def remove(self, key: str) -> None:
         with self._lock:
@@ -65,10 +79,11 @@ class Sessions:
         with self._lock:
             return key in self._running
 
-    def count(self, user: str) -> int:
-        """How many sessions of USER are running."""
+    def count(self, user: str, kind: str | None = None) -> int:
+        """How many sessions of USER are running (only of KIND, GPU/TPU/CPU, when given)."""
         with self._lock:
-            return sum(1 for k, p in self._running.items() if k.startswith(f"{user}/") and p.poll() is None)
+            return sum(1 for k, p in self._running.items() if k.startswith(f"{user}/") and p.poll() is None
+                       and kind in (None, self._kinds.get(k, "CPU")))
 
     def stop(self) -> None:
         """Kill every running session."""
@@ -95,7 +110,7 @@ def _latest(call: Call, owner: str, slug: str, version: str | None = None) -> tu
     if version:
         found = [v for v in versions if str(v["number"]) == str(version).lstrip("v")]
         if not found:
-            raise ApiError(404, f"Kernel {ref} has no version {version}")
+            raise ApiError(404, f"Kernel {ref} has no version {str(version).lstrip('v')}")
         return ref, found[0]
     return ref, versions[-1]
 
@@ -135,7 +150,11 @@ def save_kernel(call: Call):
         if source in call.sandbox.bundles and not call.sandbox.store.settings(source)["rules_accepted"]:
             raise ApiError(403, f"accept the rules of {source} before using its data in a kernel")
     run = req.kernel_execution_type != KernelExecutionType.QUICK_SAVE
-    _check_capacity(call, run)
+    refused = _check_capacity(call, run, _session_kind(req))
+    if refused:
+        answer = api.ApiSaveKernelResponse()
+        answer.error = refused
+        return answer
     ref = f"{owner}/{slug}"
     with call.sandbox.store.change() as data:
         kernel = _kernels(data).setdefault(ref, {"title": req.new_title or slug, "is_private": True, "versions": []})
@@ -146,6 +165,7 @@ def save_kernel(call: Call):
                    "machine_shape": req.machine_shape or "", "timeout": req.session_timeout_seconds or DEFAULT_TIMEOUT,
                    "competitions": [s for s in req.competition_data_sources if s in call.sandbox.bundles],
                    "kernels": [s for s in req.kernel_data_sources if _has_output(call, s)]}
+        version["kind"] = _session_kind(req)
         kernel["versions"].append(version)
     session = _session_dir(call.sandbox, ref, number)
     session.mkdir(parents=True, exist_ok=True)
@@ -164,11 +184,20 @@ def _has_output(call: Call, source: str) -> bool:
     return bool(kernel) and any(v["status"] in ("COMPLETE", "ERROR") for v in kernel["versions"])
 
 
-def _check_capacity(call: Call, run: bool) -> None:
+def _session_kind(req) -> str:
+    """GPU, TPU or CPU: what the push asks for, by machine shape or else by the enable_* flags."""
+    shape = req.machine_shape or ""
+    if shape.startswith("Tpu") or (not shape and req.enable_tpu):
+        return "TPU"
+    return "GPU" if shape.startswith("Nvidia") or (not shape and req.enable_gpu) else "CPU"
+
+
+def _check_capacity(call: Call, run: bool, kind: str) -> str | None:
+    """Kaggle's refusal of a session beyond the account's cap on running batch sessions of KIND, or None."""
     limit = call.sandbox.max_kernel_sessions
-    if run and call.sandbox.sessions.count(call.user) >= limit:
-        raise ApiError(429, f"You have reached the maximum of {limit} concurrently running batch sessions; "
-                            "wait for one to finish")
+    if run and call.sandbox.sessions.count(call.user, kind) >= limit:
+        return f"Maximum batch {kind} session count of {limit} reached"
+    return None
 
 
 # -- running a session ---------------------------------------------------------
@@ -211,11 +240,11 @@ def _start(call: Call, ref: str, version: dict, session: Path) -> None:
     (session / "working").mkdir(exist_ok=True)
     script = session / "script.py"
     command = [sys.executable, str(script)] if version["internet"] else [sys.executable, "-c", NO_NETWORK, str(script)]
-    log = open(session / "log.txt", "wb")
     process = subprocess.Popen(command, cwd=session / "working", env=_environment(sandbox, session),
-                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    log = SessionLog(session, process)
     key = f"{ref}/{version['number']}"
-    sandbox.sessions.add(key, process)
+    sandbox.sessions.add(key, process, version.get("kind", "CPU"))
     _set(sandbox, ref, version["number"], status="RUNNING")
     threading.Thread(target=_watch, args=(sandbox, ref, version, session, process, log), daemon=True,
                      name=f"kernel-{key}").start()
@@ -287,9 +316,9 @@ def list_kernel_session_output(call: Call):
     answer.files = items
     if start + size < len(files):
         answer.next_page_token = str(start + size)
-    log = session / "log.txt"
-    if log.is_file() and start == 0:
-        answer.log = log.read_text(errors="replace")
+    log = kaggle_log(session)
+    if log and start == 0:
+        answer.log = log
     return answer
 
 
@@ -326,3 +355,30 @@ def send_output(handler, path: str) -> None:
         return
     if sent < size:
         handler.close_connection = True  # the client sees a short body: a dropped connection
+
+
+# -- the session's log (kagglekit.sandbox.session_logs) ------------------------------
+
+def stream_log(handler, path: str) -> None:
+    """GET /api/v1/kernels/logs/stream/<owner>/<slug>[?versionLabel=vN]: the log while the session runs
+    (server-sent events, chunked, END_OF_LOG last), or the kept log (a JSON array) once it has ended."""
+    sandbox = handler.sandbox
+    sandbox.stats["GetKernelSessionLogsStream"] += 1
+    match = re.fullmatch(r"/api/v1/kernels/logs/stream/([\w.-]+)/([\w.-]+)", path)
+    user = handler._user()
+    if user is None:
+        return handler._json(401, {"code": 401, "message": "Unauthenticated: unknown user name or API key"})
+    if match is None:
+        return handler._json(404, {"code": 404, "message": f"no such log stream: {path}"})
+    label = (parse_qs(urlsplit(handler.path).query).get("versionLabel") or [None])[0]
+    try:
+        ref, version = _latest(Call(sandbox, user, {}, handler._base_url()), match.group(1), match.group(2), label)
+    except ApiError as err:
+        return handler._json(err.status, {"code": err.status, "message": err.message})
+    version = _refresh(sandbox, ref, version)
+    session = _session_dir(sandbox, ref, version["number"])
+    key = f"{ref}/{version['number']}"
+    if not sandbox.sessions.is_running(key):
+        body = (kaggle_log(session) or "[]").encode()
+        return send_kept_log(handler, body)
+    send_live_log(handler, session, lambda: sandbox.sessions.is_running(key))

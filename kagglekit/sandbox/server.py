@@ -2,6 +2,8 @@
 
 Three kinds of requests arrive:
 - ``POST /api/v1/{service}/{Method}``: API calls, dispatched through ROUTES;
+- ``GET /api/v1/kernels/logs/stream/{owner}/{slug}``: a kernel session's log,
+  live while it runs (the one API call the client sends as a GET);
 - ``GET /sandbox/files/...`` and ``PUT /sandbox/uploads/{token}``: the byte
   transfers that API answers point the client to (Kaggle uses signed storage
   URLs for these, so they carry no credentials either);
@@ -30,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 
 from kagglekit.atomic import write_bytes, write_text
 from kagglekit.errors import KagglekitError
-from kagglekit.sandbox.bundles import Bundle, bundle_zip, discover
+from kagglekit.sandbox.bundles import Bundle, bundle_zip, discover, file_zip
 from kagglekit.sandbox.faults import Faults
 from kagglekit.sandbox.kernels import Sessions
 from kagglekit.sandbox.routes import ApiError, Call, Redirect, load_routes
@@ -57,6 +59,7 @@ class Sandbox:
         self.host, self.daily_limit, self.scoring_delay = host, daily_limit, scoring_delay
         # Kaggle caps the batch sessions an account runs at once, and pages its output listings.
         self.max_kernel_sessions, self.max_output_page = max_kernel_sessions, max_output_page
+        self.zip_files_over: int | None = None  # bytes: a single-file download larger than this comes as NAME.zip
         self.sessions = Sessions()
         self.faults = Faults()
         self.stopping = threading.Event()  # wakes handlers held by a hang or stall fault when the sandbox stops
@@ -226,13 +229,20 @@ class _Handler(BaseHTTPRequestHandler):
             from kagglekit.sandbox.kernels import send_output
 
             return send_output(self, path)
+        if path.startswith("/api/v1/kernels/logs/stream/"):  # a session's log, live (kagglekit.sandbox.kernels)
+            from kagglekit.sandbox.kernels import stream_log
+
+            return stream_log(self, path)
         match = re.fullmatch(r"/sandbox/files/([\w.-]+)\.zip", path) or re.fullmatch(r"/sandbox/files/([\w.-]+)/(.+)", path)
         bundle = self.sandbox.bundles.get(match.group(1)) if match else None
         if bundle is None:
             return self._json(404, {"code": 404, "message": f"no such file: {path}"})
         if match.re.groups == 1:
             return self._send_file(bundle_zip(bundle, self.sandbox.cache_dir), bundle, "application/zip")
-        file = bundle.file_path(unquote(match.group(2)))
+        name = unquote(match.group(2))
+        file = bundle.file_path(name)
+        if file is None and name.endswith(".zip") and bundle.file_path(name[:-len(".zip")]):
+            file = file_zip(bundle, name[:-len(".zip")], self.sandbox.cache_dir)  # a large file, served compressed
         if file is None:
             return self._json(404, {"code": 404, "message": f"no such file: {path}"})
         self._send_file(file, bundle, "application/octet-stream")
