@@ -307,7 +307,7 @@ def _predict_script(spec: KernelSpec) -> str:
     payload = package_zip(spec.competition)
     encoded = base64.b64encode(payload).decode()
     lines = "\n".join(encoded[i:i + 100] for i in range(0, len(encoded), 100))
-    options = {**kernel_options(spec), "predict": True, **predict_options(spec)}
+    options = {**kernel_options(spec), **predict_options(spec)}
     script = SCRIPT.format(
         title=spec.name, slug=spec.competition.slug, version=kagglekit.__version__, what="", and_submission="",
         options=pprint.pformat(options, sort_dicts=False), digest=hashlib.sha1(payload).hexdigest(), payload=lines)

@@ -158,6 +158,7 @@ def predict_only(options: dict, competition_file: Path, input_root: Path, workin
     rerun = bool(os.environ.get("KAGGLE_IS_COMPETITION_RERUN"))
     log.info("predicting %d test images of %s%s with the folds in %s", len(catalog.test), comp.slug,
              " (the competition's rerun)" if rerun else "", source.path)
+    copy_run_files(source, RunFolder(working))  # the settings predicted with: `kernel output` brings home a run folder
     time_left = options["time_limit"] - (time.time() - started)
     written = write_planned_submission(source.path, catalog, data_dir, RunFolder(working).submission, time_left,
                                        config.tta)

@@ -78,21 +78,21 @@ def predict_test_within(run_dir: Path, catalog: Catalog, time_left: float, max_v
     config, folds = run.read_config(), run.finished_folds()
     if not folds:
         raise KagglekitError(f"run {run.path} has no finished fold; train it first")
-    started = clock()
+    deadline = clock() + time_left
     candidates = tta_views(config.augment, max(1, max_views))
     test = catalog.test
     paths = list(test.loc[test["readable"], "path"])
     size, batch = config.image_size, batch_size or config.batch_size
 
-    model = load_fold_model(run, folds[0])
-    first_started = clock()
+    model = load_fold_model(run, folds[0])  # the first load also starts TensorFlow: not part of the rate per image
+    started = clock()
     first = predict_paths(model, paths, size, batch, comp.n_classes, candidates[:1])
-    per_pass = clock() - first_started
-    views = candidates[:plan_views(per_pass, len(folds), time_left - (clock() - started), len(candidates))]
+    per_pass = clock() - started
+    views = candidates[:plan_views(per_pass, len(folds), deadline - clock(), len(candidates))]
     per_1000 = 1000 * per_pass / max(len(paths), 1)
     log.info("one pass (one fold, one view) over %d test images took %.1fs: %.2fs per 1,000 images; "
              "%d folds x %d test-time views planned within %.0fs", len(paths), per_pass, per_1000,
-             len(folds), len(views), time_left)
+             len(folds), len(views), deadline - clock())
     proba = first
     if len(views) > 1:  # the plain view is done: average it with the others
         rest = predict_paths(model, paths, size, batch, comp.n_classes, views[1:])

@@ -234,6 +234,11 @@ def test_trained_in_a_kernel_then_an_inference_kernel_is_scored_on_the_hidden_se
     public = sandbox.state_dir / "kernels" / "kaggler" / "demo-digits-code-predict" / "1" / "working"
     assert ids_of(public / "submission.csv") == ids_of(sandbox.bundles[CODE].folder / "sample_submission.csv")
     assert not list(public.rglob("*.keras"))  # it trained nothing and copied no model into its output
+    code, out, err = cli("kernel", "output", "demo-digits-code-predict", "-q")  # its settings, log and submission
+    assert code == 0, err
+    brought = code_env / "runs" / CODE / "demo-digits-code-predict"
+    assert ids_of(brought / "submission.csv") == ids_of(public / "submission.csv") and (brought / "config.json").is_file()
+    assert "per 1,000 images" in (brought / "demo-digits-code-predict.log").read_text()
 
     code, out, err = cli("submit", "-c", CODE, "--kernel", "kaggler/demo-digits-code-predict", "-m", "hidden",
                          "--wait", "-q")
@@ -262,6 +267,16 @@ def test_a_run_trained_here_is_published_as_a_dataset_and_submitted_through_an_i
     code, out, err = cli("train", "-c", CODE, "--data-dir", data, *TINY, "--run-dir", run, "--no-report", "-q")
     assert code == 0, err
     (run / "fold_0" / "backup").mkdir()  # what a killed fold leaves: never published
+
+    # The time left decides the test-time views: one when the limit is all but gone, all asked for otherwise.
+    from kagglekit.catalog import build_test_catalog
+    from kagglekit.competition import load_competition
+    from kagglekit.predict import predict_test_within
+
+    catalog = build_test_catalog(load_competition(CODE), data, [])
+    assert predict_test_within(run, catalog, time_left=0.001, max_views=3)[3]["views"] == 1
+    _, proba, folds, plan = predict_test_within(run, catalog, time_left=3600, max_views=3)
+    assert plan["views"] == 3 and plan["images"] == 150 and folds == [0, 1] and proba.shape == (150, 10)
 
     code, out, err = cli("upload-run", run, "--dataset", "kaggler/digits-models", "-q")
     assert code == 0, err
