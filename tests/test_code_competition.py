@@ -234,9 +234,9 @@ def test_trained_in_a_kernel_then_an_inference_kernel_is_scored_on_the_hidden_se
     public = sandbox.state_dir / "kernels" / "kaggler" / "demo-digits-code-predict" / "1" / "working"
     assert ids_of(public / "submission.csv") == ids_of(sandbox.bundles[CODE].folder / "sample_submission.csv")
     assert not list(public.rglob("*.keras"))  # it trained nothing and copied no model into its output
-    code, out, err = cli("kernel", "output", "demo-digits-code-predict", "-q")  # its settings, log and submission
-    assert code == 0, err
-    brought = code_env / "runs" / CODE / "demo-digits-code-predict"
+    brought = code_env / "runs" / "predicted"
+    code, out, err = cli("kernel", "output", "demo-digits-code-predict", "--run-dir", brought, "-q")
+    assert code == 0, err  # its settings, log and submission come home as a run folder
     assert ids_of(brought / "submission.csv") == ids_of(public / "submission.csv") and (brought / "config.json").is_file()
     assert "per 1,000 images" in (brought / "demo-digits-code-predict.log").read_text()
 
