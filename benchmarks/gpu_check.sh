@@ -22,4 +22,4 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 # 1 + 2 in one process; `timeout` keeps the whole check inside its 8 minutes.
 timeout 450 "$KK" bench -c dogs-vs-cats --data-dir "$DATA" \
   --parts pipeline,training,steps --rounds 2 --train-images 2048 \
-  --precision mixed_float16 --xla --out benchmarks/RESULTS-gpu.md
+  --precision auto --out benchmarks/RESULTS-gpu.md

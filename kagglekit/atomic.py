@@ -57,6 +57,22 @@ def atomic_open(path: Path, mode: str = "w", permissions: int | None = None, **o
         raise
 
 
+@contextmanager
+def atomic_target(path: Path):
+    """A unique temporary path beside PATH, ending like PATH's name, for a library that writes files by name
+    (and checks their suffix, as Keras does for .weights.h5); it replaces PATH when the block completes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=f"-{path.name}", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_bytes(path: Path, data: bytes, permissions: int | None = None) -> Path:
     """Write DATA to PATH atomically."""
     with atomic_open(path, "wb", permissions) as fh:

@@ -34,7 +34,7 @@ from kagglekit.augment import get_augmentation
 log = logging.getLogger("kagglekit")
 
 PARTS = ("pipeline", "training", "startup", "memory", "steps")
-DEFAULT_PARTS = PARTS[:4]  # steps (mixed precision, XLA, input wait) is for GPUs: gpu_check.sh
+DEFAULT_PARTS = PARTS[:4]  # steps (float32 vs mixed precision, each +- XLA): `--parts steps`, and gpu_check.sh
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,7 @@ class BenchSettings:
     startup_repeats: int = 5
     memory_model: str = "bn_cnn_small"
     steps: int = 60  # steps part: timed training steps per configuration
-    precision: str = "mixed_float16"  # steps part: the fast configuration's dtype policy ...
-    jit: bool = True  # ... and whether it compiles the step with XLA
+    precision: str = "auto"  # steps part: the policy compared with float32 (auto: bfloat16 on CPUs, by GPU)
     seed: int = 0
 
 
@@ -239,7 +238,7 @@ def bench_training(comp, paths, labels, s: BenchSettings, workdir: Path) -> list
     from kagglekit.config import TrainConfig
     from kagglekit.pipeline import inference_dataset, training_dataset
     from kagglekit.run_folder import RunFolder
-    from kagglekit.training import _callbacks, _targets, build_compiled_model
+    from kagglekit.training import _callbacks, _targets, build_compiled_model, fold_plan
 
     n_train = min(s.train_images, len(paths) * 4 // 5)
     n_val = max(1, min(n_train // 4, len(paths) - n_train))
@@ -262,7 +261,7 @@ def bench_training(comp, paths, labels, s: BenchSettings, workdir: Path) -> list
 
     def kagglekit_epoch():
         models["kagglekit"].fit(train_ds, validation_data=val_ds, epochs=1, verbose=0,
-                                callbacks=_callbacks(config, fold, 1, None, steps))
+                                callbacks=_callbacks(config, fold, 1, fold_plan(config, None, steps)))
 
     def plain_epoch():
         models["plain"].fit(x_train, y_train, batch_size=s.batch_size, validation_data=(x_val, y_val),
@@ -291,7 +290,8 @@ def _step_times(model, it, steps: int) -> tuple[float, float]:
 
 
 def bench_steps(comp, paths, labels, s: BenchSettings) -> list[dict]:
-    """Training steps fed by kagglekit's pipeline, float32 vs S.precision (+ XLA): images/s and input wait."""
+    """Training steps fed by kagglekit's pipeline, float32 vs S.precision, each with and without XLA:
+    images/s and the share of each step spent waiting for input."""
     import keras
 
     from kagglekit.config import TrainConfig
@@ -299,12 +299,17 @@ def bench_steps(comp, paths, labels, s: BenchSettings) -> list[dict]:
     from kagglekit.pipeline import training_dataset
     from kagglekit.training import _targets
 
+    from kagglekit.devices import _compute_capability, resolve_precision
+
     y = _targets(np.asarray(labels), comp.n_classes)
     ds = training_dataset(paths, y, s.image_size, s.batch_size, s.augment, seed=s.seed).repeat()
     config = TrainConfig(model=s.train_model, image_size=s.image_size)
     loss = "binary_crossentropy" if comp.n_classes == 2 else "sparse_categorical_crossentropy"
+    # auto: what the device runs fastest in theory (mixed bfloat16 on a CPU); each with and without XLA.
+    other = "mixed_bfloat16" if s.precision == "auto" and _compute_capability() is None else \
+        resolve_precision(s.precision, _compute_capability())
     rows = []
-    for policy, jit in (("float32", False), (s.precision, s.jit)):
+    for policy, jit in (("float32", False), ("float32", True), (other, False), (other, True)):
         keras.mixed_precision.set_global_policy(policy)
         try:
             model = create_model(config.model, (s.image_size, s.image_size, 3), comp.n_classes)

@@ -30,8 +30,10 @@ def machine_description() -> dict:
             meminfo[key] = int(value.split()[0])
     except OSError:
         pass
+    from kagglekit.devices import cpu_features
+
     return {
-        "cpu": cpu,
+        "cpu": cpu_features() if cpu != platform.machine() else cpu,
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "ram_gb": round(meminfo.get("MemTotal", 0) / 2**20, 1),
         "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg()),

@@ -48,6 +48,7 @@ class FoldPlan(keras.callbacks.Callback):
         self.step_time = self.val_time = None
         self.cycles: list[float] = []  # wall time from one epoch's start to the next, saving included
         self.epoch_started = None
+        self.stopped = False  # True once the plan ended the fold (a later stage then does not start)
 
     @property
     def total_steps(self) -> int:
@@ -77,7 +78,7 @@ class FoldPlan(keras.callbacks.Callback):
         last_val = self.val_time if self.val_time is not None else self._val_guess()
         if self.deadline and self.step_time and now + self.step_time + last_val + self._oof_time() > self.deadline:
             log.info("time budget: stopping this fold during epoch %d", self.epoch + 1)
-            self.model.stop_training = True
+            self.model.stop_training = self.stopped = True
 
     def on_test_begin(self, logs=None):
         self.test_started = time.time()
@@ -92,7 +93,7 @@ class FoldPlan(keras.callbacks.Callback):
             self._plan(epoch + 1, time.time())
         if self.deadline and epoch + 1 >= self.planned and epoch + 1 < self.max_epochs:
             log.info("time budget: fold ends after epoch %d as planned", epoch + 1)
-            self.model.stop_training = True
+            self.model.stop_training = self.stopped = True
 
     def _val_guess(self) -> float:
         # Before the first validation pass, guess it from the training steps (forward only, ~1/3).

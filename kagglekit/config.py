@@ -44,7 +44,8 @@ class TrainConfig:
 
     folds: int = setting(5, "Number of stratified folds.")
     fold: int | None = setting(None, "Train only fold K (0-based), e.g. to run folds in parallel.")
-    epochs: int = setting(30, "Most epochs per fold (early stopping or --budget may end a fold sooner).")
+    epochs: int = setting(30, "Most epochs per fold (early stopping may end a fold sooner). With --budget the time "
+                              "plan decides, and --epochs, when given, caps it.")
     image_size: int = setting(128, "Input size in pixels (square).")
     model: str = setting("bn_cnn", "Model name ('kagglekit models' lists them).")
     weights: str = setting("none", "Backbone weights: none, imagenet, or a weights file (in a kernel: under /kaggle/input).")
@@ -62,6 +63,12 @@ class TrainConfig:
     warmup: float = setting(0.05, "Cosine schedule: fraction of the steps spent warming up linearly.")
     label_smoothing: float = setting(0.0, "Label smoothing of binary targets, in [0, 0.5).")
     weight_decay: float = setting(0.0, "Decoupled weight decay; above 0 trains with AdamW instead of Adam.")
+    head_epochs: int = setting(0, "Fine-tuning a pretrained backbone: first train only the new head for this many "
+                                  "epochs, the backbone frozen (0: everything trains from the start).")
+    head_learning_rate: float = setting(1e-3, "Fine-tuning: the learning rate of the head-only epochs "
+                                              "(--learning-rate, lower, is the rate of the rest).")
+    unfreeze: int = setting(0, "Fine-tuning: after the head-only epochs, how many of the backbone's top layers "
+                               "train (0: all); batch normalization stays frozen.")
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with CHANGES applied, ignoring the ones that are None."""
@@ -71,6 +78,7 @@ class TrainConfig:
 # Settings that may differ when a run folder is trained again: which fold, how long, how many
 # test-time views. Every other setting shapes the folds' weights and must stay the same.
 RESUMABLE = ("fold", "epochs", "budget", "tta")
+BUDGET_MAX_EPOCHS = 1000  # the epochs of a run with --budget and no --epochs: the time plan decides
 SCHEDULES = ("plateau", "cosine", "onecycle")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
@@ -142,6 +150,10 @@ def resolve_config(competition_defaults: dict, **flags) -> TrainConfig:
     toml = _parsed(competition_defaults, "train.")
     given = _parsed({k: v for k, v in flags.items() if v is not None}, "--")
     config = TrainConfig().replace(**toml).replace(**given)
+    if config.budget is not None and "epochs" not in given:
+        # With a budget the plan decides the epochs: a competition file's epochs (meant for runs
+        # without one) must not end the folds early and leave the budget unused. --epochs still caps.
+        config = config.replace(epochs=BUDGET_MAX_EPOCHS)
     check_config(config)
     return config
 
@@ -167,6 +179,11 @@ def check_config(config: TrainConfig) -> None:
         raise KagglekitError("--warmup must be in [0, 1), --label-smoothing in [0, 0.5) and --weight-decay 0 or more")
     if config.budget is not None and config.budget <= 0:
         raise KagglekitError("--budget must be positive, e.g. 45m, 2h or 8h30m")
+    if config.head_epochs < 0 or config.unfreeze < 0 or config.head_learning_rate <= 0:
+        raise KagglekitError("--head-epochs and --unfreeze must be 0 or more, --head-learning-rate positive")
+    if config.head_epochs and config.head_epochs >= config.epochs:
+        raise KagglekitError(f"--head-epochs {config.head_epochs} leaves no epoch for fine-tuning the backbone "
+                             f"(--epochs {config.epochs}); raise --epochs or lower --head-epochs")
     if config.sample is not None and config.sample < 2 * config.folds:
         raise KagglekitError(f"--sample {config.sample} is too small for {config.folds} folds; use at least {2 * config.folds}")
 

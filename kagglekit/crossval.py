@@ -103,7 +103,7 @@ def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: 
     With config.budget, the run ends by STARTED (default: now) + budget with the folds that fit.
     """
     from kagglekit.budget import fold_deadline
-    from kagglekit.training import fit_fold
+    from kagglekit.training import fit_fold, run_precision
 
     comp = catalog.competition
     run = RunFolder(run_dir or default_run_dir(comp.slug, config))
@@ -112,7 +112,7 @@ def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: 
     train = catalog.train.merge(folds, on="id")
     todo = [config.fold] if config.fold is not None else list(range(config.folds))
     deadline = (started or time.time()) + config.budget if config.budget else None
-    trained = []
+    trained, precision = [], None
     for k in todo:
         if run.fold(k).done:
             log.info("fold %d/%d already trained; skipping (delete %s to retrain)", k + 1, config.folds, run.fold(k).path)
@@ -128,11 +128,26 @@ def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: 
                 break
         log.info("fold %d/%d: %d training, %d validation images", k + 1, config.folds,
                  int((train["fold"] != k).sum()), int((train["fold"] == k).sum()))
-        result = fit_fold(comp, config, train[train["fold"] != k], train[train["fold"] == k], run, k, this_deadline)
+        if precision is None:  # chosen once per run (measured on the first fold's batches), recorded for resumes
+            precision = run_precision(comp, config, train[train["fold"] != k], run)
+        result = fit_fold(comp, config, train[train["fold"] != k], train[train["fold"] == k], run, k, this_deadline,
+                          precision)
         trained.append(result)
         log.info("fold %d/%d: %s %.4f, accuracy %.4f (best epoch %s)", k + 1, config.folds,
                  comp.metric, result["score"], result["accuracy"], result["best_epoch"])
-    return run.path, collect_oof(run.path, catalog)
+    scores = collect_oof(run.path, catalog)
+    if deadline and trained:
+        log.info("%s", budget_summary(config.budget, deadline - config.budget, trained))
+    return run.path, scores
+
+
+def budget_summary(budget: float, started: float, trained: list[dict], now: float | None = None) -> str:
+    """One line on how --budget was spent: time per fold and epochs, and what was left unused."""
+    now = time.time() if now is None else now
+    folds = ", ".join(f"fold {r['fold']} {r.get('epochs_run', '?')} epochs in {_seconds(r['seconds'])}" for r in trained)
+    used = now - started
+    return (f"time budget {_seconds(budget)}: {_seconds(used)} used ({folds}); "
+            f"{_seconds(max(budget - used, 0))} left unused")
 
 
 def _fold_fits(last: dict, seconds_left: float) -> bool:

@@ -337,20 +337,52 @@ def _refuse_secrets(parts: dict[str, bytes]) -> None:
                                      "(remove it from that file and build again)")
 
 
+KAGGLE_INPUT = "/kaggle/input"
+
+
+def source_mounts(spec: KernelSpec) -> dict[str, str]:
+    """Attached source -> the folder Kaggle mounts it at inside the kernel."""
+    mounts = {}
+    for handle in spec.model_sources:  # owner/model/framework/variation/version
+        _, model, framework, variation, version = handle.split("/")
+        mounts[handle] = f"{KAGGLE_INPUT}/{model}/{framework}/{variation}/{version}"
+    for handle in spec.dataset_sources:  # owner/slug
+        mounts[handle] = f"{KAGGLE_INPUT}/{handle.split('/')[1]}"
+    return mounts
+
+
+def check_weights(spec: KernelSpec) -> None:
+    """Refuse weights a kernel cannot read: a download without internet, or a file outside every attached source."""
+    weights = spec.config.weights
+    if weights in ("none", "", None):
+        return
+    if weights == "imagenet":
+        if not spec.internet:
+            raise KagglekitError("--weights imagenet downloads the weights, which a kernel without internet cannot; "
+                                 "pass --internet, or attach them with --model-source and give --weights the file's "
+                                 "path under it")
+        return
+    mounts = source_mounts(spec)
+    if not any(weights.startswith(folder.rstrip("/") + "/") for folder in mounts.values()):
+        where = "; ".join(f"{h} at {f}/" for h, f in mounts.items()) or "nothing is attached"
+        raise KagglekitError(f"--weights {weights} is not inside an attached source, so the kernel cannot read it "
+                             f"({where}); attach the weights with --model-source OWNER/MODEL/FRAMEWORK/VARIATION/"
+                             "VERSION or --dataset OWNER/SLUG and give the file's path under its folder")
+
+
 def build_kernel(spec: KernelSpec, out_root: Path = KERNELS_DIR) -> Path:
     """Write kernels/<name>/ (metadata checked first, files replaced atomically); return the folder."""
     check_name(spec.name)
     if spec.predict_from and spec.internet and spec.competition.is_code_competition:
         raise KagglekitError(f"{spec.competition.slug} reruns kernels with the internet off; build the inference "
                              "kernel without --internet")
-    if spec.config.weights == "imagenet" and not spec.internet and not spec.predict_from:
-        raise KagglekitError("--weights imagenet downloads the weights, which a kernel without internet cannot; "
-                             "pass --internet, or attach them with --model-source and give --weights the file's path")
     folder = Path(out_root) / spec.name
     if ".kaggle" in folder.resolve().parts:
         raise KagglekitError(f"refusing to write a kernel under {folder}: ~/.kaggle holds credentials")
     meta = kernel_metadata(spec)
-    check_metadata(meta)
+    check_metadata(meta)  # the sources' handles first: check_weights reads them
+    if not spec.predict_from:  # an inference kernel loads whole trained models, never backbone weights
+        check_weights(spec)
     script = kernel_script(spec)
     _refuse_secrets({"the kernel script": script.encode()})
     record = {"competition": spec.competition.slug, "competition_file": str(spec.competition.source),

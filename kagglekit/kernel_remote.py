@@ -286,8 +286,8 @@ def _download_outputs(api, kernel_id: str, version: int | None, pattern: str | N
 def _download_one(api, item, target: Path) -> Path:
     import requests
 
-    out = (target / item.file_name).resolve()
-    if not out.is_relative_to(target.resolve()):  # the name comes from the kernel's own listing
+    out = target / item.file_name
+    if not out.resolve().is_relative_to(target.resolve()):  # the name comes from the kernel's own listing
         raise KagglekitError(f"refusing the output file '{item.file_name}': it would land outside {target}")
     response = requests.get(item.url, stream=True)
     response.raise_for_status()  # an expired URL answers with an error page, not the file

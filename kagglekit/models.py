@@ -180,7 +180,8 @@ def _backbone(app_name: str, preprocess):
         inputs = keras.Input(input_shape)
         x = preprocess(inputs)
         base = app(include_top=False, weights=_backbone_weights(app_name, weights), input_shape=input_shape, pooling="avg")
-        x = base(x)
+        # Batch normalization always in inference mode: fine-tuning keeps the pretrained statistics (finetune.py).
+        x = base(x, training=False)
         x = layers.Dropout(0.3)(x)
         return keras.Model(inputs, _head(x, n_classes), name=app_name.lower())
 
@@ -201,11 +202,22 @@ def _caffe_preprocess(x):
     return layers.Normalization(mean=[103.939, 116.779, 123.68], variance=[1.0, 1.0, 1.0])(x)
 
 
+def is_backbone(name: str) -> bool:
+    """True for models built around a keras.applications backbone (the ones --weights and fine-tuning apply to)."""
+    return name in _BACKBONES
+
+
+_BACKBONES = {"efficientnet_b0", "resnet50", "mobilenet_v3_small"}
+
 register("efficientnet_b0", "EfficientNetB0 backbone (keras.applications), --weights none|imagenet|FILE", min_size=32)(
     _backbone("EfficientNetB0", lambda x: x)  # EfficientNet rescales 0-255 input itself
 )
 register("resnet50", "ResNet50 backbone (keras.applications), --weights none|imagenet|FILE", min_size=32)(
     _backbone("ResNet50", _caffe_preprocess)
+)
+register("mobilenet_v3_small", "MobileNetV3Small backbone (keras.applications, 0.9 M parameters): fine-tuning "
+         "on small GPUs and quick CPU trials, --weights none|imagenet|FILE", min_size=32)(
+    _backbone("MobileNetV3Small", lambda x: x)  # it rescales 0-255 input itself
 )
 
 

@@ -9,6 +9,7 @@ its file names and the rules for reading, resuming and copying it:
   folds.csv         the fold of every training id (StratifiedKFold)
   fold_K/
     best.keras      the best model by validation loss (written beside, then renamed)
+    head.weights.h5 fine-tuning only: the weights after the head-only stage
     history.csv     loss and metrics per epoch (CSVLogger, appended across restarts)
     backup/         BackupAndRestore's state while the fold trains
     oof.csv         the fold's out-of-fold predictions
@@ -61,6 +62,11 @@ class FoldFiles:
     @property
     def history(self) -> Path:
         return self.path / "history.csv"
+
+    @property
+    def head_weights(self) -> Path:
+        """Fine-tuning: the weights after the head-only stage (finetune.py); their presence marks stage 1 done."""
+        return self.path / "head.weights.h5"
 
     @property
     def backup(self) -> Path:
@@ -177,10 +183,18 @@ class RunFolder:
         write_json(self.config, config_to_json(dataclasses.replace(config, fold=None)))
         if not self.folds_table.is_file():  # whole or not at all: half an assignment would refuse every resume
             write_text(self.folds_table, folds.to_csv(index=False))
-        earlier = self.read_record(required=False) if self.record.is_file() else {}
-        started = earlier.get("started") if isinstance(earlier, dict) else None
-        write_json(self.record, {**record, "started": started or time.strftime("%Y-%m-%d %H:%M:%S"),
+        earlier = self.read_record(required=False)  # what later steps added (e.g. the precision) is kept
+        write_json(self.record, {**earlier, **record, "started": earlier.get("started") or time.strftime("%Y-%m-%d %H:%M:%S"),
                                  "last_started": time.strftime("%Y-%m-%d %H:%M:%S")})
+
+    def read_precision(self) -> dict | None:
+        """The precision the run's folds train with, once chosen (see devices.Precision)."""
+        found = self.read_record(required=False).get("precision")
+        return found if isinstance(found, dict) else None
+
+    def record_precision(self, precision: dict) -> None:
+        """Keep the run's precision in its record, so that every fold and every resume uses it."""
+        write_json(self.record, {**self.read_record(required=False), "precision": precision})
 
     def write_fold_outputs(self, k: int, oof: pd.DataFrame, result: dict) -> None:
         """A fold's OOF predictions, then its result (last: it marks the fold as done)."""

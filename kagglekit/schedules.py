@@ -32,13 +32,18 @@ def learning_rate_at(schedule: str, base: float, step: int, total: int, warmup: 
 
 
 class LearningRate(keras.callbacks.Callback):
-    """Sets the learning rate every step from a cosine or one-cycle schedule over the planned steps."""
+    """Sets the learning rate every step from a cosine or one-cycle schedule over the planned steps.
 
-    def __init__(self, schedule: str, base: float, warmup: float, plan):  # plan: budget.FoldPlan
+    SKIP_EPOCHS of the plan belong to an earlier stage with an optimizer of its own (fine-tuning's
+    head-only epochs): the schedule runs over the rest.
+    """
+
+    def __init__(self, schedule: str, base: float, warmup: float, plan, skip_epochs: int = 0):  # plan: budget.FoldPlan
         super().__init__()
-        self.schedule, self.base, self.warmup, self.plan = schedule, base, warmup, plan
+        self.schedule, self.base, self.warmup, self.plan, self.skip_epochs = schedule, base, warmup, plan, skip_epochs
 
     def on_train_batch_begin(self, batch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())  # survives BackupAndRestore
+        total = self.plan.total_steps - self.skip_epochs * self.plan.steps
         self.model.optimizer.learning_rate.assign(
-            learning_rate_at(self.schedule, self.base, step, self.plan.total_steps, self.warmup))
+            learning_rate_at(self.schedule, self.base, step, total, self.warmup))

@@ -25,13 +25,22 @@ from kagglekit.competition import Competition
 from kagglekit.config import TrainConfig, config_to_json
 from kagglekit.inference import predict_paths, tta_views
 from kagglekit.progress import report_progress
+from kagglekit.atomic import write_json
 from kagglekit.run_folder import FoldFiles, RunFolder, load_fold_model, read_history
 
 log = logging.getLogger("kagglekit")
 
 
-def _callbacks(config: TrainConfig, fold: FoldFiles, n_folds: int, deadline: float | None, steps: int):
+def fold_plan(config: TrainConfig, deadline: float | None, steps: int):
+    """The fold's time plan: it times the first steps and decides how many epochs fit its share of --budget."""
     from kagglekit.budget import FoldPlan
+
+    return FoldPlan(config.epochs, steps, deadline, reserve_per_val=len(tta_views(config.augment, config.tta)))
+
+
+def _callbacks(config: TrainConfig, fold: FoldFiles, n_folds: int, plan, stage: int = 0):
+    """The fold's callbacks. STAGE 1 (fine-tuning's head-only epochs) runs at a constant rate without early
+    stopping; STAGE 2 schedules the rate over the epochs after it; 0: one stage, as for a model from scratch."""
     from kagglekit.schedules import LearningRate
 
     history = read_history(fold)
@@ -39,15 +48,17 @@ def _callbacks(config: TrainConfig, fold: FoldFiles, n_folds: int, deadline: flo
     partial = fold.partial_model
     backup_kwargs = {"double_checkpoint": True} if "double_checkpoint" in inspect.signature(
         keras.callbacks.BackupAndRestore).parameters else {}
-    # The plan times the first steps and decides how many epochs fit the fold's share of --budget.
-    plan = FoldPlan(config.epochs, steps, deadline, reserve_per_val=len(tta_views(config.augment, config.tta)))
-    if config.schedule == "plateau":
-        schedule = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2))
+    if stage == 1:
+        schedule = []
+    elif config.schedule == "plateau":
+        schedule = [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2))]
     else:
-        schedule = LearningRate(config.schedule, config.learning_rate, config.warmup, plan)
+        skip = config.head_epochs if stage == 2 else 0
+        schedule = [LearningRate(config.schedule, config.learning_rate, config.warmup, plan, skip_epochs=skip)]
     return [
         plan,
-        schedule,
+        *schedule,
+        LogLearningRate(),  # before CSVLogger: every stage logs the same columns into one history.csv
         keras.callbacks.CSVLogger(str(fold.history), append=True),
         # The checkpoint goes to a temporary name and is renamed by PublishCheckpoint,
         # so best.keras is always a complete file; after a restart, only a better
@@ -58,10 +69,18 @@ def _callbacks(config: TrainConfig, fold: FoldFiles, n_folds: int, deadline: flo
         PublishCheckpoint(partial, fold.model),
         # A cosine or one-cycle schedule decides the end itself; its high-rate phase would trip early stopping.
         *([keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)]
-          if config.schedule == "plateau" else []),
+          if config.schedule == "plateau" and stage != 1 else []),
         keras.callbacks.BackupAndRestore(str(fold.backup), **backup_kwargs),
         EpochLog(fold.number, n_folds, plan),
     ]
+
+
+class LogLearningRate(keras.callbacks.Callback):
+    """Puts the epoch's learning rate into its logs, whichever schedule (or none) set it."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
 class PublishCheckpoint(keras.callbacks.Callback):
@@ -133,21 +152,86 @@ def _targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return labels.astype("float32").reshape(-1, 1) if n_classes == 2 else labels.astype("int32")
 
 
-def build_compiled_model(comp: Competition, config: TrainConfig):
-    """The configured model, compiled with Adam (AdamW with weight decay) and the loss that fits its head."""
+def build_compiled_model(comp: Competition, config: TrainConfig, jit: bool = False, stage: int = 0,
+                         learning_rate: float | None = None):
+    """The configured model, compiled with Adam (AdamW with weight decay) and the loss that fits its head.
+
+    JIT compiles the training step with XLA (devices.Precision decides). STAGE 1 or 2 of fine-tuning
+    freezes the backbone, or unfreezes it (finetune.py), before compiling; LEARNING_RATE overrides the setting's.
+    """
+    from kagglekit.finetune import freeze_backbone, unfreeze_backbone
     from kagglekit.models import create_model
 
     model = create_model(config.model, (config.image_size, config.image_size, 3), comp.n_classes, config.weights)
+    if stage == 1:
+        freeze_backbone(model)
+    elif stage == 2:
+        unfreeze_backbone(model, config.unfreeze)
+    rate = learning_rate or config.learning_rate
     if comp.n_classes == 2:
         loss = keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing)
     else:  # Keras smooths one-hot targets only; sparse labels train unsmoothed
         loss = keras.losses.SparseCategoricalCrossentropy()
     if config.weight_decay:
-        optimizer = keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
+        optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
     else:
-        optimizer = keras.optimizers.Adam(config.learning_rate)
-    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+        optimizer = keras.optimizers.Adam(rate)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=jit)
     return model
+
+
+PROBE_BATCHES = 5
+MIN_PROBE_STEPS = 2000  # training steps per fold below which --precision auto does not measure
+MIN_PROBE_BUDGET = 600  # seconds of --budget below which it does not either
+
+
+def run_precision(comp: Competition, config: TrainConfig, train_rows: pd.DataFrame, run: RunFolder):
+    """The precision RUN's folds train with: recorded by an earlier start of the run, or chosen now (and recorded).
+
+    On a CPU with --precision auto the choice is measured on the first batches of
+    TRAIN_ROWS; measurements are cached per model shape and machine, so that a
+    second run of the same shape does not measure again.
+    """
+    from kagglekit.devices import Precision, precision_for
+
+    recorded = run.read_precision()
+    if recorded is not None:
+        return Precision.from_json(recorded)
+    steps = config.epochs * -(-len(train_rows) // config.batch_size)
+    worth = config.budget >= MIN_PROBE_BUDGET if config.budget else steps >= MIN_PROBE_STEPS
+    if config.precision == "auto" and not worth:
+        # The measurement costs about as much as a few hundred steps: on a short run it cannot pay off.
+        precision = Precision("float32")
+    else:
+        precision = precision_for(config, lambda: _cached_probe(comp, config, train_rows))
+    run.record_precision(precision.to_json())
+    return precision
+
+
+def _cached_probe(comp: Competition, config: TrainConfig, train_rows: pd.DataFrame):
+    import tensorflow as tf
+
+    from kagglekit.catalog import cache_dir
+    from kagglekit.devices import StepSpeed, cpu_features, probe_speeds
+    from kagglekit.pipeline import training_dataset
+
+    key = json.dumps([config.model, config.image_size, config.batch_size, comp.n_classes, config.weights,
+                      cpu_features(), tf.__version__])
+    path = cache_dir() / "precision-probes.json"
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cached = {}
+    if key in cached:
+        return [StepSpeed(**s) for s in cached[key]]
+    rows = train_rows.head(config.batch_size * PROBE_BATCHES)
+    ds = training_dataset(list(rows["path"]), _targets(rows["label"].to_numpy(), comp.n_classes), config.image_size,
+                          config.batch_size, config.augment, seed=config.seed, cache=None)
+    batches = [(x.numpy(), y.numpy()) for x, y in ds.take(PROBE_BATCHES)]
+    log.info("precision auto: timing a few training steps in float32 and mixed bfloat16, with and without XLA")
+    speeds = probe_speeds(lambda jit: build_compiled_model(comp, config, jit), batches)
+    write_json(path, {**cached, key: [vars(s) for s in speeds]})
+    return speeds
 
 
 def check_backup(model, fold: FoldFiles) -> None:
@@ -178,8 +262,12 @@ def fit_fold(
     run: RunFolder,
     k: int,
     deadline: float | None = None,
+    precision=None,
 ) -> dict:
-    """Train fold K of RUN (resuming if it was interrupted) and return its result."""
+    """Train fold K of RUN (resuming if it was interrupted) and return its result.
+
+    PRECISION (a devices.Precision) is the run's; None: decided from the settings alone.
+    """
     from kagglekit.devices import training_strategy
     from kagglekit.metrics import score
     from kagglekit.pipeline import inference_dataset, training_dataset
@@ -189,7 +277,7 @@ def fit_fold(
     started = time.time()
     settings = config_to_json(config)  # as the user gave them, before the batch becomes the global batch
     keras.utils.set_random_seed(config.seed + k)
-    strategy, config = training_strategy(config)  # replicas and precision; batch_size becomes the global batch
+    strategy, config = training_strategy(config, precision)  # replicas and precision; batch becomes the global batch
     n = comp.n_classes
     train_ds = training_dataset(
         list(train_rows["path"]), _targets(train_rows["label"].to_numpy(), n),
@@ -199,12 +287,27 @@ def fit_fold(
         list(val_rows["path"]), config.image_size, config.batch_size,
         labels=_targets(val_rows["label"].to_numpy(), n), cache="",
     )
-    with strategy.scope():
-        model = build_compiled_model(comp, config)
-        check_backup(model, fold)
+    jit = bool(precision and precision.jit)
     steps = -(-len(train_rows) // config.batch_size)
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0, shuffle=False,
-              callbacks=_callbacks(config, fold, config.folds, deadline, steps))
+    plan = fold_plan(config, deadline, steps)
+
+    def build(learning_rate=None, stage=0):
+        with strategy.scope():
+            model = build_compiled_model(comp, config, jit, stage, learning_rate)
+            check_backup(model, fold)
+        return model
+
+    def fit(model, first_epoch, last_epoch, stage=0):
+        model.fit(train_ds, validation_data=val_ds, initial_epoch=first_epoch, epochs=last_epoch, verbose=0,
+                  shuffle=False, callbacks=_callbacks(config, fold, config.folds, plan, stage))
+
+    if config.head_epochs:
+        from kagglekit.finetune import fit_two_stages
+
+        model = fit_two_stages(build, fit, fold, config, plan)
+    else:
+        model = build()
+        fit(model, 0, config.epochs)
     if fold.model.exists():
         model = load_fold_model(run, k)
     else:  # no epoch produced a finite validation loss; keep what there is

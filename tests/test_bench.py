@@ -10,7 +10,7 @@ from kagglekit.errors import KagglekitError
 
 def test_bench_runs_every_contender_on_a_few_images(workdir, dogs_dir):
     settings = BenchSettings(image_size=32, batch_size=8, rounds=1, limit=24, train_images=16, train_rounds=1,
-                             startup_repeats=1, steps=2, precision="float32", jit=False)
+                             startup_repeats=1, steps=2, precision="float32")
     parts = ["pipeline", "training", "startup", "steps"]
     report = run_bench(load_competition("dogs-vs-cats"), dogs_dir, settings, parts)
     rows = {(r["part"], r["contender"]): r for r in report["rows"]}

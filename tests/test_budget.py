@@ -67,6 +67,8 @@ def test_budget_far_too_short_still_ends_in_time_with_a_usable_run(workdir, cli)
     scores = json.loads((run / "scores.json").read_text())
     assert scores["n_oof"] > 0 and scores["folds"]
     assert json.loads((run / "config.json").read_text())["budget"] == budget
+    summary = next(line for line in err.splitlines() if line.startswith("INFO: time budget 20s:"))
+    assert "used (fold 0 " in summary and "left unused" in summary  # how the budget was spent
     code, out, err = cli("predict", "-c", "demo-digits", "--run-dir", run, "--out", "sub.csv", "--tta", "1")
     assert code == 0, err
     assert len(pd.read_csv(workdir / "sub.csv")) == 300
@@ -75,3 +77,75 @@ def test_budget_far_too_short_still_ends_in_time_with_a_usable_run(workdir, cli)
 def test_bad_budget_is_one_clear_line(workdir, cli):
     code, out, err = cli("train", "-c", "demo-digits", "--budget", "soon")
     assert code == 1 and "cannot read the duration 'soon'" in err
+
+
+def test_with_a_budget_the_plan_decides_the_epochs_not_the_competition_file():
+    from kagglekit.config import BUDGET_MAX_EPOCHS
+
+    table = {"epochs": 40, "budget": "45m"}  # a competition's [train] table
+    assert resolve_config(table).epochs == BUDGET_MAX_EPOCHS  # the plan, not the file's 40, ends the folds
+    assert resolve_config({"epochs": 40}).epochs == 40  # without a budget the file's epochs decide
+    assert resolve_config(table, epochs=12).epochs == 12  # --epochs on the command line still caps the plan
+    assert resolve_config({"epochs": 40}, budget="10m").epochs == BUDGET_MAX_EPOCHS
+
+
+def test_budget_summary_says_how_the_time_went():
+    from kagglekit.crossval import budget_summary
+
+    line = budget_summary(2700, 1000.0, [{"fold": 0, "epochs_run": 27, "seconds": 520.0},
+                                         {"fold": 1, "epochs_run": 25, "seconds": 500.0}], now=1000.0 + 2000)
+    assert line == ("time budget 2700s: 2000s used (fold 0 27 epochs in 520s, fold 1 25 epochs in 500s); "
+                    "700s left unused")
+
+
+# -- --precision auto: measured on the CPU ---------------------------------------------------------
+
+def _speed(policy, jit, ips, loss):
+    from kagglekit.devices import StepSpeed
+
+    return StepSpeed(policy, jit, ips, loss)
+
+
+def test_auto_precision_keeps_bfloat16_when_it_is_faster_and_sound():
+    from kagglekit.devices import choose_fastest
+
+    found = choose_fastest([_speed("float32", False, 381, 0.70), _speed("float32", True, 331, 0.70),
+                            _speed("mixed_bfloat16", False, 470, 0.71), _speed("mixed_bfloat16", True, 304, 0.71)])
+    assert (found.policy, found.jit) == ("mixed_bfloat16", False)
+
+
+def test_auto_precision_refuses_bfloat16_when_slower_or_unsound():
+    from kagglekit.devices import choose_fastest
+
+    slower = [_speed("float32", False, 380, 0.70), _speed("float32", True, 420, 0.70),
+              _speed("mixed_bfloat16", False, 90, 0.70), _speed("mixed_bfloat16", True, 60, 0.70)]
+    assert choose_fastest(slower).name == "float32+xla"  # emulated bfloat16: XLA float32 wins
+    diverged = [_speed("float32", False, 380, 0.70), _speed("float32", True, 300, 0.70),
+                _speed("mixed_bfloat16", False, 900, 1.30), _speed("mixed_bfloat16", True, 950, float("nan"))]
+    assert choose_fastest(diverged).name == "float32"  # fast but not the same training: not taken
+
+
+def test_auto_precision_is_measured_recorded_and_kept_on_resume(workdir, caplog):
+    from kagglekit.catalog import build_catalog
+    from kagglekit.competition import load_competition
+    from kagglekit.demo import write_demo_competition
+    from kagglekit.run_folder import RunFolder
+    from kagglekit.training import run_precision
+
+    comp = load_competition("demo-digits")
+    catalog = build_catalog(comp, write_demo_competition(workdir / "digits"), with_test=False)
+    config = resolve_config(comp.train_defaults, model="bn_cnn_small", image_size=16, batch_size=16, epochs=1000)
+    run = RunFolder(workdir / "run")
+    run.path.mkdir()
+    with caplog.at_level("INFO", logger="kagglekit"):
+        chosen = run_precision(comp, config, catalog.train.head(200), run)
+    assert set(chosen.measured) == {"float32", "float32+xla", "mixed_bfloat16", "mixed_bfloat16+xla"}
+    assert all(v > 0 for v in chosen.measured.values())
+    assert chosen.name in chosen.measured and f"precision auto: {chosen.name}" in caplog.text
+    assert json.loads(run.record.read_text())["precision"]["policy"] == chosen.policy  # in the run's record
+    caplog.clear()
+    with caplog.at_level("INFO", logger="kagglekit"):
+        again = run_precision(comp, config, catalog.train.head(200), run)
+    assert again == chosen and "timing a few training steps" not in caplog.text  # a resume trains as it started
+    short = resolve_config(comp.train_defaults, model="bn_cnn_small", image_size=16, epochs=2)
+    assert run_precision(comp, short, catalog.train.head(200), RunFolder(workdir / "short")).name == "float32"

@@ -18,7 +18,7 @@ ORDER = [
     "kagglekit", "competitions", "errors", "remote", "atomic", "progress", "config", "metrics", "archive", "run_folder",
     # stages
     "competition", "catalog", "competition_toml", "infer_labels", "infer_competition", "augment", "pipeline", "models", "inference",
-    "budget", "schedules", "devices", "training", "crossval", "predict", "ensemble", "submission",
+    "budget", "schedules", "devices", "finetune", "training", "crossval", "predict", "ensemble", "submission",
     "kaggle_io", "run_dataset", "kernel", "kernel_entry", "kernel_remote", "code_submission",
 ]
 # Beside the stages (they may import any stage, no stage imports them): tools, views, the CLI.

@@ -90,7 +90,7 @@ def training_config(comp, settings: dict):
     """The competition's [train] defaults with SETTINGS (from train_options) applied, names checked."""
     from kagglekit.augment import get_augmentation
     from kagglekit.config import resolve_config
-    from kagglekit.models import list_models, min_image_size
+    from kagglekit.models import is_backbone, list_models, min_image_size
 
     config = resolve_config(comp.train_defaults, **settings)
     get_augmentation(config.augment)  # a bad name fails before any data is read
@@ -98,6 +98,9 @@ def training_config(comp, settings: dict):
         raise KagglekitError(f"unknown model '{config.model}'; valid models: {', '.join(list_models())}")
     if config.image_size < min_image_size(config.model):
         raise KagglekitError(f"model '{config.model}' needs --image-size {min_image_size(config.model)} or more")
+    if config.head_epochs and not is_backbone(config.model):
+        raise KagglekitError(f"--head-epochs fine-tunes a pretrained backbone; '{config.model}' has none (use "
+                             "efficientnet_b0, resnet50 or mobilenet_v3_small with --weights)")
     return config
 
 

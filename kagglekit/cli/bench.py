@@ -24,8 +24,8 @@ def bench(
     train_images: Annotated[int, typer.Option(help="Training part: images per epoch.")] = 512,
     parts: Annotated[str, typer.Option(help="Comma-separated: pipeline, training, startup, memory, steps.")] =
         "pipeline,training,startup,memory",
-    precision: Annotated[str, typer.Option(help="steps part: dtype policy to compare with float32.")] = "mixed_float16",
-    xla: Annotated[bool, typer.Option(help="steps part: compile that configuration with XLA.")] = True,
+    precision: Annotated[str, typer.Option(help="steps part: dtype policy to compare with float32, each with and "
+                                                "without XLA (auto: mixed_bfloat16 on a CPU, by the GPU otherwise).")] = "auto",
     out: Annotated[Optional[Path], typer.Option(help="Also write the results as Markdown to this file.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ):
@@ -39,7 +39,7 @@ def bench(
 
     comp = load_competition(competition)
     settings = BenchSettings(image_size=image_size, batch_size=batch_size, augment=augment, rounds=rounds,
-                             limit=limit, train_images=train_images, precision=precision, jit=xla)
+                             limit=limit, train_images=train_images, precision=precision)
     report = run_bench(comp, resolve_data_dir(comp, data_dir), settings, [p.strip() for p in parts.split(",") if p.strip()])
     console.print(results_table(report["rows"]))
     if out:

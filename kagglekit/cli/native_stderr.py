@@ -17,7 +17,8 @@ import sys
 import threading
 
 # absl/glog lines ("I0000 00:00:17... file.cc:31] ...") and absl's notice about them.
-NATIVE_LINE = re.compile(rb"^([IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w./-]+:\d+\]|WARNING: All log messages before absl)")
+NATIVE_LINE = re.compile(rb"^([IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w./-]+:\d+\]|WARNING: All log messages before absl"
+                         rb"|To enable the following instructions: .* rebuild TensorFlow)")  # the 2nd line of one
 
 
 def is_native_log_line(line: bytes) -> bool:
