@@ -315,3 +315,43 @@ def test_upload_run_and_predict_from_refuse_bad_input(cli, code_env, sandbox, tm
     assert code == 1 and "kernel:OWNER/SLUG or dataset:OWNER/SLUG" in one_error(err)
     code, out, err = cli("kernel", "build", "-c", CODE, "--predict-from", "dataset:kaggler/x", "--internet")
     assert code == 1 and "reruns kernels with the internet off" in one_error(err)
+
+
+# -- the sandbox's datasets, through the stock CLI ---------------------------------------
+
+def test_stock_cli_creates_and_versions_a_dataset_and_a_kernel_mounts_the_version_it_names(
+        code_env, sandbox, run_kaggle):
+    folder = code_env / "ds"
+    (folder / "models").mkdir(parents=True)
+    (folder / "models" / "weights.bin").write_bytes(b"first")
+    (folder / "notes.txt").write_text("v1")
+    (folder / "dataset-metadata.json").write_text(json.dumps(
+        {"id": "kaggler/tiny-weights", "title": "tiny-weights", "licenses": [{"name": "CC0-1.0"}]}))
+    done = run_kaggle("datasets", "create", "-p", str(folder), "--dir-mode", "zip")
+    assert done.returncode == 0 and "error" not in done.stdout.lower(), done.stdout + done.stderr
+    done = run_kaggle("datasets", "create", "-p", str(folder), "--dir-mode", "zip")  # the slug is taken now
+    assert "already in use" in done.stdout + done.stderr
+    (folder / "models" / "weights.bin").write_bytes(b"second")
+    done = run_kaggle("datasets", "version", "-p", str(folder), "-m", "v2", "--dir-mode", "zip")
+    assert done.returncode == 0 and "error" not in done.stdout.lower(), done.stdout + done.stderr
+    assert run_kaggle("datasets", "status", "kaggler/tiny-weights").stdout.strip() == "ready"
+
+    body = ("for v in ('tiny-weights',):\n"
+            "    print('mounted:', open(os.path.join(inp, v, 'models', 'weights.bin')).read())\n")
+    from kagglekit.remote import connect
+
+    (code_env / "k").mkdir()
+    (code_env / "k" / "run.py").write_text(HEAD + body)
+    (code_env / "k" / "kernel-metadata.json").write_text(json.dumps({
+        "id": "kaggler/reads-weights", "title": "reads-weights", "code_file": "run.py", "language": "python",
+        "kernel_type": "script", "is_private": True, "enable_gpu": False, "enable_tpu": False,
+        "enable_internet": False, "competition_sources": [CODE], "dataset_sources": ["kaggler/tiny-weights/1"],
+        "kernel_sources": [], "model_sources": []}))
+    answer = connect().kernels_push(str(code_env / "k"))
+    assert not answer.error and not answer.invalid_dataset_sources
+    from kagglekit.kernel_remote import wait_for
+
+    [status] = wait_for(["kaggler/reads-weights"], timeout=120)
+    assert status.status == "COMPLETE", status.failure
+    log = (sandbox.state_dir / "kernels" / "kaggler" / "reads-weights" / "1" / "log.txt").read_text()
+    assert "mounted: first" in log  # version 1, as named, unpacked from the folder's zip

@@ -93,13 +93,13 @@ def _uploaded(call: Call, files) -> list[tuple[str, Path, str]]:
 
 def _write_version(call: Call, ref: str, number: int, files: list[tuple[str, Path, str]]) -> list[str]:
     """Store a version's files, zips decompressed into folders of their name; the paths it holds."""
+    from kagglekit.archive import extract_once
+
     folder = version_dir(call.sandbox, ref, number)
     try:
         with atomic_folder(folder) as partial:
             for name, path, _ in files:
                 if name.lower().endswith(".zip"):
-                    from kagglekit.archive import extract_once
-
                     extract_once(path, partial / Path(name).stem)
                 else:
                     shutil.copyfile(path, partial / name)

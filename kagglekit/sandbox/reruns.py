@@ -69,13 +69,15 @@ def create_code_submission(call: Call):
     with call.sandbox.store.change() as data:
         number = data["next_ref"]
         data["next_ref"] += 1
+    session = _prepare(call.sandbox, bundle, ref, version, number)  # a failure here records no submission
+    with call.sandbox.store.change() as data:
         data["submissions"].append({
             "ref": number, "competition": bundle.slug, "user": call.user, "file_name": file_name,
             "description": req.submission_description or "", "date": utc_now().isoformat(), "total_bytes": 0,
             "status": SubmissionStatus.PENDING.name, "public_score": None, "error": None, "scored_at": NOT_YET,
             "kernel": ref, "kernel_version": version["number"],
         })
-    _start(call.sandbox, bundle, ref, version, number, file_name)
+    _start(call.sandbox, bundle, number, file_name, session)
     answer = ApiCreateCodeSubmissionResponse()
     answer.ref = number
     answer.message = f"Successfully submitted {ref} version {version['number']} to {bundle.comp.title}"
@@ -114,14 +116,19 @@ def time_limit(sandbox, bundle) -> float:
             or kernels.DEFAULT_TIMEOUT)
 
 
-def _start(sandbox, bundle, ref: str, version: dict, number: int, file_name: str) -> None:
+def _prepare(sandbox, bundle, ref: str, version: dict, number: int) -> Path:
+    """The rerun's session folder: its inputs mounted, its working folder, the version's script."""
     session = rerun_dir(sandbox, number)
     shutil.rmtree(session, ignore_errors=True)  # a folder left by a sandbox that lost its state
     session.mkdir(parents=True)
     _mount(sandbox, bundle, version, session)
     (session / "working").mkdir()
+    shutil.copyfile(kernels._session_dir(sandbox, ref, version["number"]) / "script.py", session / "script.py")
+    return session
+
+
+def _start(sandbox, bundle, number: int, file_name: str, session: Path) -> None:
     script = session / "script.py"
-    shutil.copyfile(kernels._session_dir(sandbox, ref, version["number"]) / "script.py", script)
     env = {**kernels._environment(sandbox, session), "KAGGLE_IS_COMPETITION_RERUN": "1"}
     log_file = open(session / "log.txt", "wb")
     process = subprocess.Popen([sys.executable, "-c", kernels.NO_NETWORK, str(script)], cwd=session / "working",
