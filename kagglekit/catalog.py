@@ -321,3 +321,21 @@ def build_catalog(comp: Competition, data_dir: Path, with_test: bool = True) -> 
         empty = comp.labels.classes[int(np.argmin(counts))]
         raise KagglekitError(f"class '{empty}' has no readable training images; replace the broken files")
     return catalog
+
+
+def build_test_catalog(comp: Competition, data_dir: Path, train_labels) -> Catalog:
+    """The test images alone, checked as build_catalog checks them, for predicting with folds trained elsewhere
+    (an inference kernel reads no training image). TRAIN_LABELS, class indices such as a run's out-of-fold
+    labels, give the class prior that test images which cannot be read are predicted with."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise KagglekitError(f"data folder {data_dir} does not exist; attach the competition {comp.slug} as an input")
+    test = build_test_table(comp, data_dir, read_sample(comp, data_dir))
+    bad = find_unreadable(list(test["path"]))
+    test["readable"] = ~test["path"].isin(bad)
+    if (~test["readable"]).any():
+        unreadable = test.loc[~test["readable"], "path"]
+        log.warning("%d test images cannot be read; they get the class prior in the submission: %s",
+                    len(unreadable), _named(bad, unreadable))
+    labels = np.asarray(list(train_labels), dtype=int)
+    return Catalog(comp, pd.DataFrame({"id": [""] * len(labels), "path": [""] * len(labels), "label": labels}), test)

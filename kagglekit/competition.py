@@ -27,6 +27,7 @@ LABEL_SOURCES = ("filename", "csv", "folders")
 SUBMISSION_KINDS = ("probability", "label", "class_columns")
 ID_FORMATS = ("stem", "name")
 LABEL_FORMATS = ("index", "name")
+SUBMITTED_VIA = ("file", "kernel")  # an uploaded CSV, or a code competition's rerun of a kernel version
 DEFAULTS_FILE = "kagglekit.toml"
 
 
@@ -67,6 +68,8 @@ class Submission:
     positive_class: str | None = None  # probability kind: which class the value is for
     clip: tuple[float, float] | None = None  # clip probabilities (log loss)
     float_format: str = "%.6f"
+    via: str = "file"  # "kernel": a code competition, scored on Kaggle's rerun of a kernel on its hidden test set
+    time_limit: str | None = None  # a code competition's limit on that rerun, e.g. "9h"
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,18 @@ class Competition:
     @property
     def n_classes(self) -> int:
         return len(self.labels.classes)
+
+    @property
+    def is_code_competition(self) -> bool:
+        """True when Kaggle takes kernel versions, not files, and scores its rerun of them on a hidden test set."""
+        return self.submission.via == "kernel"
+
+    @property
+    def time_limit_seconds(self) -> float | None:
+        """The rerun's time limit of a code competition, in seconds (None when the definition gives none)."""
+        from kagglekit.config import parse_duration
+
+        return parse_duration(self.submission.time_limit) if self.submission.time_limit else None
 
     @property
     def positive_index(self) -> int:
@@ -184,6 +199,7 @@ def _check(comp: Competition, where: str) -> None:
         ("submission.kind", sub.kind, SUBMISSION_KINDS),
         ("submission.id_format", sub.id_format, ID_FORMATS),
         ("submission.label_format", sub.label_format, LABEL_FORMATS),
+        ("submission.via", sub.via, SUBMITTED_VIA),
         ("metric", comp.metric, list_metrics()),
     ]
     for key, value, valid in choices:
@@ -210,6 +226,14 @@ def _check(comp: Competition, where: str) -> None:
         raise KagglekitError(f"submission.kind 'probability' needs two classes{where}; use 'class_columns'")
     if sub.clip is not None and not (len(sub.clip) == 2 and 0 <= sub.clip[0] < sub.clip[1] <= 1):
         raise KagglekitError(f"submission.clip{where} must be [low, high] with 0 <= low < high <= 1")
+    if sub.time_limit is not None:
+        if sub.via != "kernel":
+            raise KagglekitError(f"submission.time_limit{where} is the limit of a code competition's rerun; "
+                                 'add via = "kernel" or remove it')
+        try:
+            comp.time_limit_seconds
+        except KagglekitError as exc:
+            raise KagglekitError(f"submission.time_limit{where}: {exc}") from None
 
 
 def load_competition_file(path: Path) -> Competition:

@@ -379,11 +379,21 @@ def default_submission_file(comp: Competition) -> Path:
     return found
 
 
+def check_takes_files(comp: Competition) -> None:
+    """Refuse a file submission to a code competition, before anything is read or sent: say how to submit there."""
+    if comp.is_code_competition:
+        raise KagglekitError(f"{comp.slug} is a code competition: Kaggle scores its own rerun of a kernel on the "
+                             "hidden test set, not an uploaded file; submit a kernel version with 'kagglekit submit "
+                             f"-c {comp.slug} --kernel OWNER/KERNEL -m MESSAGE' (an inference kernel comes from "
+                             "'kagglekit kernel build --predict-from SOURCE')")
+
+
 def submit_file(comp: Competition, file: Path, message: str, data_dir: Path, wait: bool = False,
                 retry: RetryPolicy | None = None, timeout: float = 3600.0) -> SubmitResult:
     """Validate FILE, send it (start upload, upload, create submission) and, with WAIT, poll for its score."""
     from kagglekit.submission import validate_file
 
+    check_takes_files(comp)
     policy = retry or RetryPolicy.from_env()
     file = Path(file)
     if not message.strip():

@@ -68,6 +68,8 @@ class KernelSpec:
     kernel_sources: tuple[str, ...] = ()  # earlier kernels whose output this one resumes from
     predict: bool = True  # write submission.csv after training (fold kernels of a fan-out do not)
     fan_out_of: str | None = None  # the kernel a fold kernel of a fan-out was made from
+    predict_from: str | None = None  # an inference kernel: OWNER/SLUG of the trained folds it predicts with
+    predict_from_kind: str = ""  # where those folds are: "kernel" (its output) or "dataset"
 
     @property
     def id(self) -> str:
@@ -78,6 +80,23 @@ def default_kernel_name(comp: Competition, config: TrainConfig) -> str:
     """A kernel slug from the competition and the model, e.g. dogs-vs-cats-bn-cnn."""
     name = re.sub(r"[^a-z0-9]+", "-", f"{comp.slug}-{config.model}".lower()).strip("-")
     return name[:50].strip("-")
+
+
+def default_predict_name(comp: Competition) -> str:
+    """An inference kernel's slug, e.g. demo-digits-code-predict."""
+    return f"{comp.slug[:42].strip('-')}-predict"
+
+
+def predict_spec(name: str, owner: str, comp: Competition, config: TrainConfig, source: str, kind: str,
+                 gpu: str | None = None) -> KernelSpec:
+    """An inference kernel: it trains nothing and predicts with the folds of SOURCE (a kernel's output or a
+    dataset, attached as an input), on whatever test images the competition mounts when it runs."""
+    if kind not in ("kernel", "dataset"):
+        raise KagglekitError(f"--predict-from must name a kernel or a dataset, not a {kind}")
+    return KernelSpec(name=name, owner=owner, competition=comp, config=config, gpu=gpu, internet=False,
+                      kernel_sources=(source,) if kind == "kernel" else (),
+                      dataset_sources=(source,) if kind == "dataset" else (),
+                      predict_from=source, predict_from_kind=kind)
 
 
 def check_name(name: str) -> None:
@@ -286,8 +305,36 @@ if __name__ == "__main__":
 '''
 
 
+PREDICT_DOC = '''\
+"""{title}: a kagglekit inference kernel for the {slug} competition.
+
+Built by kagglekit {version}. This one file carries kagglekit's source and the
+competition definition (the zip below), so it needs no pip install and no
+internet. It trains nothing: it predicts with the finished folds of {source}
+(a {kind} attached as an input, mounted under /kaggle/input), on the test
+images and sample submission it finds in /kaggle/input/{slug}/ when it runs
+(on a code competition's rerun, the hidden ones), with as many test-time
+views as fit well inside the time limit, and writes /kaggle/working/submission.csv
+once it matches that sample submission.
+
+KAGGLEKIT_KAGGLE_INPUT and KAGGLEKIT_KAGGLE_WORKING move the two roots (for
+running it outside Kaggle, e.g. in tests).
+"""
+'''
+
+
+def predict_options(spec: KernelSpec) -> dict:
+    """What an inference kernel runs with, besides kernel_options: its source of folds and its time limit."""
+    if not spec.predict_from:
+        return {}
+    return {"predict_from": {"kind": spec.predict_from_kind, "ref": spec.predict_from},
+            "time_limit": spec.competition.time_limit_seconds or kernel_options(spec)["session_seconds"]}
+
+
 def kernel_script(spec: KernelSpec) -> str:
     """The kernel's one source file."""
+    if spec.predict_from:
+        return _predict_script(spec)
     payload = package_zip(spec.competition)
     encoded = base64.b64encode(payload).decode()
     lines = "\n".join(encoded[i:i + 100] for i in range(0, len(encoded), 100))
@@ -297,6 +344,20 @@ def kernel_script(spec: KernelSpec) -> str:
         and_submission=", submission.csv" if spec.predict else "",
         options=pprint.pformat(kernel_options(spec), sort_dicts=False), digest=hashlib.sha1(payload).hexdigest(), payload=lines,
     )
+
+
+def _predict_script(spec: KernelSpec) -> str:
+    """An inference kernel's source file: the same script, with its options and what it does said."""
+    payload = package_zip(spec.competition)
+    encoded = base64.b64encode(payload).decode()
+    lines = "\n".join(encoded[i:i + 100] for i in range(0, len(encoded), 100))
+    options = {**kernel_options(spec), **predict_options(spec)}
+    script = SCRIPT.format(
+        title=spec.name, slug=spec.competition.slug, version=kagglekit.__version__, what="", and_submission="",
+        options=pprint.pformat(options, sort_dicts=False), digest=hashlib.sha1(payload).hexdigest(), payload=lines)
+    doc = PREDICT_DOC.format(title=spec.name, slug=spec.competition.slug, version=kagglekit.__version__,
+                             source=spec.predict_from, kind=spec.predict_from_kind)
+    return doc + script[script.index('"""', 3) + 4:]  # the training kernel's docstring, replaced
 
 
 def _secrets() -> list[tuple[str, str]]:
@@ -357,12 +418,16 @@ def build_kernel(spec: KernelSpec, out_root: Path = KERNELS_DIR) -> Path:
     """Write kernels/<name>/ (metadata checked first, files replaced atomically); return the folder."""
     check_name(spec.name)
     check_accelerator(spec.gpu)
+    if spec.predict_from and spec.internet and spec.competition.is_code_competition:
+        raise KagglekitError(f"{spec.competition.slug} reruns kernels with the internet off; build the inference "
+                             "kernel without --internet")
     folder = Path(out_root) / spec.name
     if ".kaggle" in folder.resolve().parts:
         raise KagglekitError(f"refusing to write a kernel under {folder}: ~/.kaggle holds credentials")
     meta = kernel_metadata(spec)
     check_metadata(meta)  # the sources' handles first: check_weights reads them
-    check_weights(spec)
+    if not spec.predict_from:  # an inference kernel loads whole trained models, never backbone weights
+        check_weights(spec)
     script = kernel_script(spec)
     _refuse_secrets({"the kernel script": script.encode()})
     record = {"competition": spec.competition.slug, "competition_file": str(spec.competition.source),
@@ -419,6 +484,8 @@ def fold_specs(spec: KernelSpec) -> list[KernelSpec]:
     """One kernel per fold (each trains only its fold, no submission), for a fan-out."""
     if spec.config.fold is not None:
         raise KagglekitError("this kernel already trains a single fold (--fold); build it without --fold to fan out")
+    if spec.predict_from:
+        raise KagglekitError("an inference kernel trains no folds to fan out; push it without --folds-parallel")
     base = spec.name[:50 - len(f"-fold{spec.config.folds - 1}")].rstrip("-")  # slugs are at most 50 characters
     return [dataclasses.replace(spec, name=f"{base}-fold{k}", config=spec.config.replace(fold=k), predict=False,
                                 fan_out_of=spec.name) for k in range(spec.config.folds)]

@@ -9,6 +9,9 @@ output` downloads is a run folder `predict`, `validate` and `submit` accept:
   2. train the folds still missing with the settings it was built with,
      checkpointing each epoch (a fold that finished is never trained again);
   3. predict the test images into submission.csv (unless a fold of a fan-out).
+An inference kernel (``kernel build --predict-from``) trains nothing: it finds
+the folds of its source where Kaggle mounted it and predicts whatever test
+images the competition mounts at run time (predict_only).
 Archives are extracted into a temporary cache (KAGGLEKIT_CACHE), never beside
 the input. Without --budget, training stops in time to predict before the
 session limit (12 h, 9 h on TPU).
@@ -102,6 +105,8 @@ def run(options: dict, competition_file: Path, input_root: Path, working: Path, 
     from kagglekit.config import check_config, config_from_json
     from kagglekit.crossval import train_folds
 
+    if options.get("predict_from"):
+        return predict_only(options, competition_file, input_root, working, started)
     comp = load_competition_file(competition_file)
     config = config_from_json(options["config"])
     if config.budget is None:  # stop training in time to predict before Kaggle ends the session
@@ -117,6 +122,48 @@ def run(options: dict, competition_file: Path, input_root: Path, working: Path, 
 
         summary["submission"] = write_run_submission(working, catalog, data_dir, RunFolder(working).submission)
     return summary
+
+
+def mounted_run(input_root: Path, source: dict) -> RunFolder:
+    """The run folder of an inference kernel's source (SOURCE: kind and OWNER/SLUG), wherever Kaggle mounted it:
+    input/<slug>/, or input/notebooks|datasets/<owner>/<slug>/, at its top or one folder down."""
+    owner, slug = source["ref"].split("/")[:2]
+    where = "notebooks" if source["kind"] == "kernel" else "datasets"
+    for mount in (input_root / slug, input_root / where / owner / slug, *sorted(input_root.glob(f"{where}/*/{slug}"))):
+        for folder in (mount, *sorted(p for p in mount.glob("*") if p.is_dir())):
+            if RunFolder(folder).is_run():
+                return RunFolder(folder)
+    found = sorted(p.name for p in input_root.iterdir()) if input_root.is_dir() else []
+    raise KagglekitError(f"the trained folds of {source['kind']} {source['ref']} are not under {input_root} "
+                         f"(found: {', '.join(found) or 'nothing'}); attach it as an input of this kernel")
+
+
+def predict_only(options: dict, competition_file: Path, input_root: Path, working: Path, started: float) -> dict:
+    """An inference kernel: the source's folds on the test images mounted now; returns the summary for kernel.json."""
+    from kagglekit.catalog import build_test_catalog
+    from kagglekit.competition import load_competition_file
+    from kagglekit.config import config_from_json
+    from kagglekit.submission import write_planned_submission
+
+    comp = load_competition_file(competition_file)
+    config = config_from_json(options["config"])
+    source = mounted_run(input_root, options["predict_from"])
+    trained_for = source.read_record(required=False).get("competition")
+    if trained_for and trained_for != comp.slug:
+        raise KagglekitError(f"the folds in {source.path} were trained for {trained_for}, not {comp.slug}; "
+                             "build the kernel with --predict-from a run of this competition")
+    data_dir = competition_dir(input_root, comp.slug)
+    oof = source.read_oof()
+    catalog = build_test_catalog(comp, data_dir, oof["label"] if oof is not None else [])
+    rerun = bool(os.environ.get("KAGGLE_IS_COMPETITION_RERUN"))
+    log.info("predicting %d test images of %s%s with the folds in %s", len(catalog.test), comp.slug,
+             " (the competition's rerun)" if rerun else "", source.path)
+    copy_run_files(source, RunFolder(working))  # the settings predicted with: `kernel output` brings home a run folder
+    time_left = options["time_limit"] - (time.time() - started)
+    written = write_planned_submission(source.path, catalog, data_dir, RunFolder(working).submission, time_left,
+                                       config.tta)
+    return {"kernel": options.get("kernel"), "competition": comp.slug, "predicted_with": options["predict_from"],
+            "rerun": rerun, "submission": written}
 
 
 def main(options: dict, competition_file: Path) -> None:

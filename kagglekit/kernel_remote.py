@@ -98,6 +98,38 @@ def kernel_owner(owner: str | None) -> str:
     return name
 
 
+def resolve_predict_source(source: str) -> tuple[str, str]:
+    """(kind, OWNER/SLUG) of an inference kernel's source of folds: "kernel:OWNER/SLUG", "dataset:OWNER/SLUG",
+    or OWNER/SLUG, which is looked up on Kaggle (a kernel first, then a dataset)."""
+    import requests
+
+    from kagglekit.remote import status_of
+
+    kind, _, ref = source.rpartition(":")
+    owner, _, slug = ref.partition("/")
+    if kind not in ("", "kernel", "dataset") or not owner or not slug or "/" in slug:
+        raise KagglekitError(f"--predict-from '{source}' must be OWNER/SLUG of a kernel or a dataset "
+                             "(kernel:OWNER/SLUG or dataset:OWNER/SLUG to say which)")
+    if kind:
+        return kind, ref
+    api = connect()
+
+    def exists(lookup) -> bool:
+        try:
+            lookup(ref)
+            return True
+        except requests.HTTPError as exc:
+            if status_of(exc) in (403, 404):
+                return False
+            raise
+
+    for kind, lookup in (("kernel", api.kernels_status), ("dataset", api.dataset_status)):
+        if _kernel_call(lambda: exists(lookup), f"look up {ref}"):
+            return kind, ref
+    raise KagglekitError(f"Kaggle has no kernel or dataset {ref} that you can use; check --predict-from "
+                         "(a kernel must have run, a dataset comes from 'kagglekit upload-run')")
+
+
 # -- push ------------------------------------------------------------------------
 
 def session_timeout(record: dict) -> int | None:
@@ -251,6 +283,23 @@ def followed_kernels(folder: Path) -> list[Followed]:
         versions.setdefault(version, {"accelerator": accelerator})
         found.append(Followed(kernel_id, version, versions))
     return found
+
+
+def pushed_version(kernel_id: str, root: Path | None = None) -> int:
+    """The version number the latest `kernel push` of KERNEL_ID recorded (Kaggle's API cannot list versions)."""
+    from kagglekit.kernel import KERNELS_DIR
+
+    found = []  # (when pushed, version)
+    for path in Path(root or KERNELS_DIR).glob(f"*/{PUSHED_FILE}"):
+        try:
+            record = json.loads(path.read_text())
+            found += [(record.get("pushed", ""), int(k["version"])) for k in record["kernels"] if k["id"] == kernel_id]
+        except (ValueError, KeyError, TypeError):
+            continue  # a damaged record of another kernel does not stop this one
+    if not found:
+        raise KagglekitError(f"no push of {kernel_id} is recorded under {root or KERNELS_DIR}/; pass --version N "
+                             "(the number 'kernel push' printed)")
+    return max(found)[1]
 
 
 # -- status ----------------------------------------------------------------------

@@ -335,6 +335,25 @@ def copy_fold(source: FoldFiles, target: RunFolder, with_checkpoint: bool = True
     return dest.path.name if source.done else f"{dest.path.name} (checkpoint)"
 
 
+def export_run(run: RunFolder, target: Path) -> list[str]:
+    """Copy into TARGET what a run is worth publishing (e.g. as a dataset for an inference kernel): its settings,
+    fold assignment, scores and finished folds, without backups, partial checkpoints, unfinished folds or
+    reports. Returns the files copied, relative to TARGET."""
+    finished = {run.fold(k).path.name for k in run.finished_folds()}
+    if not finished:
+        raise KagglekitError(f"{run.path} has no finished fold to publish; train it first")
+    folds = {f.path.name for f in run.folds()}
+
+    def left_out(folder: str, names: list[str]) -> set[str]:
+        top = Path(folder) == run.path
+        return {n for n in names if ".partial" in n
+                or (top and (n == run.report.name or (n in folds and n not in finished)))
+                or (not top and n == FoldFiles(Path(folder), 0).backup.name)}
+
+    shutil.copytree(run.path, target, ignore=left_out, dirs_exist_ok=True)
+    return sorted(p.relative_to(target).as_posix() for p in Path(target).rglob("*") if p.is_file())
+
+
 def localize(run: RunFolder, competition_file: Path, slug: str, data_dir: Path, kernel: str | None = None,
              kernel_version: int | None = None, accelerator: str | None = None, **provenance) -> None:
     """Point a downloaded run's record at the local definition and data instead of /kaggle/input, and note where

@@ -186,3 +186,18 @@ def write_run_submission(run_dir: Path, catalog: Catalog, data_dir: Path, out: P
     check_submission(comp, df, sample)
     path = write_submission(df, out or RunFolder(run_dir).submission)
     return {"path": str(path), "rows": len(df), "folds": folds, "prior_rows": int((~catalog.test["readable"]).sum())}
+
+
+def write_planned_submission(run_dir: Path, catalog: Catalog, data_dir: Path, out: Path, time_left: float,
+                             max_views: int) -> dict:
+    """Like write_run_submission, with test-time views planned to fit TIME_LEFT seconds (an inference kernel's way)."""
+    from kagglekit.predict import predict_test_within
+
+    comp = catalog.competition
+    ids, proba, folds, plan = predict_test_within(run_dir, catalog, time_left, max_views)
+    sample = read_sample(comp, data_dir)
+    df = build_submission(comp, ids, proba, sample)
+    check_submission(comp, df, sample)  # against the sample found now, never one seen at build time
+    path = write_submission(df, out)
+    return {"path": str(path), "rows": len(df), "folds": folds, "plan": plan,
+            "prior_rows": int((~catalog.test["readable"]).sum())}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make demo [COMPETITION=demo-digits]`: the whole path from a competition's name to a
 # scored submission, offline, against kagglekit's local Kaggle (`kagglekit sandbox`).
-#   COMPETITION   demo-digits (built in) or a folder name under $SHARED (e.g. dogs-vs-cats)
+# COMPETITION=demo-digits-code is the code competition: train in a kernel, submit an
+# inference kernel, and the score comes from the sandbox's rerun on the hidden test set.
+#   COMPETITION   demo-digits or demo-digits-code (built in), or a folder name under $SHARED (e.g. dogs-vs-cats)
 #   SHARED        where competition folders live [../shared/data]
 #   TRAIN_ARGS    extra `kagglekit train` options [quick settings for photo competitions]
 set -euo pipefail
@@ -13,7 +15,7 @@ KK=.venv/bin/kagglekit
 DATA_DIR="data/$COMPETITION"
 
 data_args=()
-if [ "$COMPETITION" != "demo-digits" ]; then
+if [ "$COMPETITION" != "demo-digits" ] && [ "$COMPETITION" != "demo-digits-code" ]; then
     if [ ! -d "$SHARED/$COMPETITION" ]; then
         echo "demo: no folder $SHARED/$COMPETITION to serve; set SHARED or COMPETITION" >&2
         exit 1
@@ -53,6 +55,27 @@ echo "== sandbox: $(head -n 1 "$work/sandbox.log")"
 
 echo "== kagglekit fetch -c $COMPETITION"
 "$KK" fetch -c "$COMPETITION" --data-dir "$DATA_DIR"
+
+if [ "$COMPETITION" = "demo-digits-code" ]; then
+    # A code competition: Kaggle takes a kernel version, not a file, and scores its rerun.
+    export KAGGLEKIT_KERNEL_POLL="${KAGGLEKIT_KERNEL_POLL:-2}"
+    train_kernel="$COMPETITION-train"
+    predict_kernel="$COMPETITION-predict"
+    echo "== kagglekit kernel build -c $COMPETITION --name $train_kernel (the competition's small [train] settings)"
+    "$KK" kernel build -c "$COMPETITION" --name "$train_kernel"
+    "$KK" kernel push "$train_kernel"
+    "$KK" kernel status "$train_kernel" --wait
+    echo "== kagglekit kernel build -c $COMPETITION --predict-from kernel:$KAGGLE_USERNAME/$train_kernel"
+    "$KK" kernel build -c "$COMPETITION" --predict-from "kernel:$KAGGLE_USERNAME/$train_kernel" --name "$predict_kernel"
+    "$KK" kernel push "$predict_kernel"
+    "$KK" kernel status "$predict_kernel" --wait
+    echo "== kagglekit submit --kernel $KAGGLE_USERNAME/$predict_kernel --wait (rerun on the hidden test set)"
+    "$KK" submit -c "$COMPETITION" --kernel "$KAGGLE_USERNAME/$predict_kernel" -m "make demo" --wait \
+        | tee "$work/submit.log"
+    score="$(sed -n 's/^public score: //p' "$work/submit.log")"
+    echo "== demo done: $COMPETITION scored ${score:-?} on the sandbox's public leaderboard (the rerun on the hidden test set)"
+    exit 0
+fi
 echo "== kagglekit train -c $COMPETITION --folds 5 ${TRAIN_ARGS:-}"
 # shellcheck disable=SC2086
 "$KK" train -c "$COMPETITION" --data-dir "$DATA_DIR" --folds 5 ${TRAIN_ARGS:-}

@@ -17,6 +17,9 @@ def test_shipped_and_local_definitions_resolve(workdir):
     assert redux.positive_index == 1
     demo = load_competition("demo-digits")
     assert demo.n_classes == 10 and demo.labels.source == "csv"
+    assert not demo.is_code_competition and demo.time_limit_seconds is None
+    code = load_competition("demo-digits-code")
+    assert code.is_code_competition and code.time_limit_seconds == 3600
 
 
 def test_path_to_toml_and_default(workdir, cli):
@@ -74,6 +77,17 @@ def test_no_competition_and_unknown_slug_are_clear(workdir, cli):
          "submission.clip in"),
         ('slug = "x"\nmetric = "accuracy"\n[files]\ntrain="t"\ntest="t"\n[labels]\npattern="(?P<label>a)"\n'
          'classes=["a","b"]\n[train]\nimage_size = "64"\n', "train.image_size = '64' must be a whole number"),
+        ('slug = "x"\nmetric = "accuracy"\n[files]\ntrain="t"\ntest="t"\n[labels]\npattern="(?P<label>a)"\n'
+         'classes=["a","b"]\n[submission]\nvia = "email"\n', "submission.via = 'email'"),
+        ('slug = "x"\nmetric = "accuracy"\n[files]\ntrain="t"\ntest="t"\n[labels]\npattern="(?P<label>a)"\n'
+         'classes=["a","b"]\n[submission]\nvia = true\n', "submission.via in"),
+        ('slug = "x"\nmetric = "accuracy"\n[files]\ntrain="t"\ntest="t"\n[labels]\npattern="(?P<label>a)"\n'
+         'classes=["a","b"]\n[submission]\ntime_limit = "9h"\n', 'add via = "kernel"'),
+        ('slug = "x"\nmetric = "accuracy"\n[files]\ntrain="t"\ntest="t"\n[labels]\npattern="(?P<label>a)"\n'
+         'classes=["a","b"]\n[submission]\nvia = "kernel"\ntime_limit = 9\n', "submission.time_limit in"),
+        ('slug = "x"\nmetric = "accuracy"\n[files]\ntrain="t"\ntest="t"\n[labels]\npattern="(?P<label>a)"\n'
+         'classes=["a","b"]\n[submission]\nvia = "kernel"\ntime_limit = "nine hours"\n',
+         "bad.toml: cannot read the duration 'nine hours'"),
     ],
 )
 def test_bad_definitions_name_the_problem(workdir, text, message):

@@ -79,14 +79,15 @@ def test_competition_listing_says_each_competitions_metric(make_sandbox, dogs_di
     result = run_kaggle("competitions", "list", "-s", "digits", "--csv")
     assert result.returncode == 0, result.stderr
     rows = result.stdout.strip().splitlines()
-    assert rows[0].startswith("ref,deadline") and len(rows) == 2
+    assert rows[0].startswith("ref,deadline") and len(rows) == 3  # the digits demo and its code competition
     assert rows[1].startswith("https://www.kaggle.com/competitions/demo-digits,")
+    assert rows[2].startswith("https://www.kaggle.com/competitions/demo-digits-code,")
 
     everything = api().competitions_list(search="", page_size=1)
     assert len(everything.competitions) == 1 and everything.next_page_token == "1"
     metrics = {c.ref.rsplit("/", 1)[1]: c.evaluation_metric
                for c in api().competitions_list(search="").competitions}
-    assert metrics == {"demo-digits": "Log Loss", "dogs-vs-cats": "Categorization Accuracy"}
+    assert metrics == {"demo-digits": "Log Loss", "demo-digits-code": "Log Loss", "dogs-vs-cats": "Categorization Accuracy"}
     assert api().competitions_list(search="Dogs Cats").competitions[0].title == "Dogs vs. Cats"
 
 
@@ -105,7 +106,7 @@ def test_sandbox_command_prints_the_environment_and_serves(tmp_path):
         port = env["http_proxy"].rsplit(":", 1)[1]
         with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
                 f"http://127.0.0.1:{port}/sandbox/status", timeout=10) as answer:
-            assert json.load(answer)["competitions"] == [DEMO]
+            assert json.load(answer)["competitions"] == [DEMO, "demo-digits-code"]
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
@@ -252,8 +253,12 @@ def test_control_endpoints(sandbox):
     status, _, body = direct(sandbox, f"/sandbox/competitions/{DEMO}", {"closed": "yes"}, headers=auth)
     assert status == 400 and b"true or false" in body
     assert direct(sandbox, "/sandbox/competitions/nope", {"closed": True}, headers=auth)[0] == 400
+    status, _, body = direct(sandbox, "/sandbox/competitions/demo-digits-code", {"rerun_time_limit": 0}, headers=auth)
+    assert status == 400 and b"a number of seconds above 0" in body
+    status, _, body = direct(sandbox, "/sandbox/competitions/demo-digits-code", {"rerun_time_limit": 2.5}, headers=auth)
+    assert status == 200 and json.loads(body)["rerun_time_limit"] == 2.5
     status, _, body = direct(sandbox, "/sandbox/status")
-    assert status == 200 and json.loads(body)["competitions"] == [DEMO]
+    assert status == 200 and json.loads(body)["competitions"] == [DEMO, "demo-digits-code"]
 
 
 def test_client_env_is_for_its_owner_only(sandbox):

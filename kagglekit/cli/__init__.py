@@ -6,6 +6,7 @@ from kagglekit.cli import report  # noqa: F401  (preview, report, runs, explain-
 from kagglekit.cli import bench  # noqa: F401
 from kagglekit.cli import kaggle  # noqa: F401
 from kagglekit.cli import kernel  # noqa: F401  (kernel build/push/status/output, ensemble)
+from kagglekit.cli import upload  # noqa: F401  (upload-run)
 
 
 def main() -> None:

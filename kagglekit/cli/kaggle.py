@@ -125,14 +125,29 @@ def submit(
     data_dir: DataDir = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until Kaggle has scored it and print the public score.")] = False,
     quiet: Quiet = False,
+    kernel: Annotated[Optional[str], typer.Option(
+        "--kernel", help="Code competitions: submit a version of this kernel, OWNER/SLUG, instead of a file.")] = None,
+    version: Annotated[Optional[int], typer.Option(
+        "--version", help="With --kernel: the kernel version [default: the one its last 'kernel push' recorded].")] = None,
+    output_file: Annotated[Optional[str], typer.Option(
+        "--file", help="With --kernel: the file the kernel writes to /kaggle/working [default: submission.csv].")] = None,
 ):
-    """Check a submission file, then send it to Kaggle (never an invalid one); --wait prints its score."""
+    """Check a submission file, then send it to Kaggle (never an invalid one); --wait prints its score.
+
+    For a code competition, --kernel submits a kernel version: Kaggle reruns it on the hidden test set.
+    """
     setup_logging(quiet)
     from kagglekit.competition import load_competition
     from kagglekit.config import default_data_dir
-    from kagglekit.kaggle_io import default_submission_file, submit_file
+    from kagglekit.errors import KagglekitError
+    from kagglekit.kaggle_io import check_takes_files, default_submission_file, submit_file
 
     comp = load_competition(competition)
+    if kernel:
+        return _submit_kernel(comp, file, kernel, version, output_file, message, wait)
+    if version is not None or output_file:
+        raise KagglekitError("--version and --file go with --kernel (a code competition's kernel submission)")
+    check_takes_files(comp)  # before looking for a file: a code competition takes none
     path = file or default_submission_file(comp)
     result = submit_file(comp, path, message, data_dir or default_data_dir(comp.slug), wait=wait)
     console.print(f"submitted {result.file} to {comp.slug} (ref {result.ref})")
@@ -140,6 +155,22 @@ def submit(
         console.print(f"public score: {result.public_score or '(not published)'}")
     if result.left_today is not None:
         console.print(f"{result.left_today} submission{'' if result.left_today == 1 else 's'} left today")
+
+
+def _submit_kernel(comp, file: Path | None, kernel: str, version: int | None, output_file: str | None, message: str,
+                   wait: bool) -> None:
+    from kagglekit.code_submission import DEFAULT_FILE, submit_kernel
+    from kagglekit.errors import KagglekitError
+
+    if file is not None:
+        raise KagglekitError(f"give either FILE or --kernel, not both ({file}); a code competition takes a kernel "
+                             "version, and --file names the file that kernel writes")
+    result = submit_kernel(comp, kernel, message, version, output_file or DEFAULT_FILE, wait=wait)
+    console.print(f"submitted {result.file} to {comp.slug} (ref {result.ref})")
+    if result.status == "complete":
+        console.print(f"public score: {result.public_score or '(not published)'}")
+    else:
+        console.print("Kaggle reruns the kernel on the hidden test set; --wait waits for its score")
 
 
 @command("sandbox")

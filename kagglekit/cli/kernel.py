@@ -50,6 +50,10 @@ def build(
     dataset: Annotated[Optional[list[str]], typer.Option(help="Attach a dataset, owner/slug (repeatable).")] = None,
     model_source: Annotated[Optional[list[str]], typer.Option(help="Attach a model, owner/model/framework/instance/version (repeatable).")] = None,
     resume_from: Annotated[Optional[list[str]], typer.Option(help="Resume from this kernel's output, owner/slug (repeatable).")] = None,
+    predict_from: Annotated[Optional[str], typer.Option(
+        "--predict-from", help="An inference kernel that trains nothing: it predicts with the folds of this kernel's "
+                               "output or dataset, OWNER/SLUG (kernel:OWNER/SLUG or dataset:OWNER/SLUG to say which); "
+                               "--tta is its most test-time views.")] = None,
 ):
     """Write kernels/<name>/: checked kernel-metadata.json and one self-contained script that trains and predicts."""
     from kagglekit.competition import load_competition
@@ -58,6 +62,8 @@ def build(
 
     comp = load_competition(competition)
     config = training_config(comp, settings)
+    if predict_from:
+        return _build_predict(comp, config, predict_from, name, owner, gpu, internet)
     kernel_name = name or default_kernel_name(comp, config)
     spec = KernelSpec(name=kernel_name, owner=kernel_owner(owner), competition=comp, config=config, gpu=gpu,
                       internet=internet, dataset_sources=tuple(dataset or ()), model_sources=tuple(model_source or ()),
@@ -66,6 +72,21 @@ def build(
     where = gpu or "CPU"
     console.print(f"kernel {spec.id} ({where}, internet {'on' if internet else 'off'}) written to {folder}/")
     console.print(f"next: kagglekit kernel push {kernel_name}")
+
+
+def _build_predict(comp, config, source: str, name: str | None, owner: str | None, gpu: str | None,
+                   internet: bool) -> None:
+    import dataclasses
+
+    from kagglekit.kernel import build_kernel, default_predict_name, predict_spec
+    from kagglekit.kernel_remote import kernel_owner, resolve_predict_source
+
+    kind, ref = resolve_predict_source(source)
+    spec = predict_spec(name or default_predict_name(comp), kernel_owner(owner), comp, config, ref, kind, gpu)
+    folder = build_kernel(dataclasses.replace(spec, internet=internet))
+    console.print(f"inference kernel {spec.id} ({gpu or 'CPU'}, internet {'on' if internet else 'off'}) predicts with "
+                  f"the folds of {kind} {ref}; written to {folder}/")
+    console.print(f"next: kagglekit kernel push {spec.name}")
 
 
 @command("push", on=kernel_app)

@@ -6,6 +6,12 @@ The folder's ``competition.toml`` names the competition; without one, the
 folder name is the slug of a definition kagglekit knows, or else the
 definition is inferred from the files (and logged). The solution, the
 definition and a README are never served.
+
+A code competition (``[submission] via = "kernel"``) also keeps its hidden
+test set in ``hidden/``, laid out like the public files it replaces
+(``hidden/test/``, ``hidden/sample_submission.csv``) plus the hidden
+``solution.csv``. Nothing under ``hidden/`` is served: only the rerun of a
+submitted kernel sees it, mounted in place of the public files.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from kagglekit.errors import KagglekitError
 
 log = logging.getLogger("kagglekit.sandbox")
 NOT_SERVED = {"competition.toml", "README.md"}
+HIDDEN = "hidden"  # a code competition's hidden test set, sample submission and solution
 # Already-compressed members are stored, not deflated again (fast to build, same size).
 STORED_SUFFIXES = {".zip", ".jpg", ".jpeg", ".png", ".gz", ".7z"}
 
@@ -53,6 +60,31 @@ class Bundle:
         path = self.folder / (self.comp.files.solution or "solution.csv")
         return path if path.is_file() else None
 
+    @property
+    def hidden(self) -> Path | None:
+        """The folder of a code competition's hidden test set, when the bundle has one."""
+        path = self.folder / HIDDEN
+        return path if self.comp.is_code_competition and path.is_dir() else None
+
+    def rerun_files(self) -> tuple[dict[str, Path], Path | None]:
+        """What a code competition's rerun mounts (name -> file) and the solution it is scored against.
+
+        Each top-level entry of hidden/ (the test folder or zip, the sample submission) takes
+        the place of the public entry of that name; without hidden/, the public files and
+        solution stand in for it.
+        """
+        if self.hidden is None:
+            return {name: self.folder / name for name in self.files}, self.solution
+        solution_name = self.comp.files.solution or "solution.csv"
+        replaced = {p.name for p in self.hidden.iterdir() if p.name != solution_name}
+        files = {name: self.folder / name for name in self.files if name.split("/")[0] not in replaced}
+        for path in sorted(self.hidden.rglob("*")):
+            name = path.relative_to(self.hidden).as_posix()
+            if path.is_file() and name != solution_name:
+                files[name] = path
+        solution = self.hidden / solution_name
+        return files, solution if solution.is_file() else None
+
     def file_path(self, name: str) -> Path | None:
         """The path of served file NAME, or None when NAME is not served (the solution never is)."""
         return self.folder / name if name in self.files else None
@@ -63,13 +95,13 @@ class Bundle:
         return datetime.fromtimestamp(stamp, timezone.utc).replace(tzinfo=None)
 
 
-def _served_files(folder: Path, solution: str) -> list[str]:
+def _served_files(folder: Path, solution: str, code: bool = False) -> list[str]:
     names = []
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
         if not path.is_file() or any(part.startswith(".") for part in rel.split("/")):
             continue
-        if rel in NOT_SERVED or rel == solution:
+        if rel in NOT_SERVED or rel == solution or (code and rel.split("/")[0] == HIDDEN):
             continue
         names.append(rel)
     return names
@@ -99,7 +131,7 @@ def load_bundle(folder: Path, comp: Competition | None = None) -> Bundle:
     if not folder.is_dir():
         raise KagglekitError(f"competition folder {folder} does not exist; check --data")
     comp = comp or _definition(folder)
-    files = _served_files(folder, comp.files.solution or "solution.csv")
+    files = _served_files(folder, comp.files.solution or "solution.csv", comp.is_code_competition)
     if not files:
         raise KagglekitError(f"competition folder {folder} has no files to serve")
     digest = hashlib.sha1(comp.slug.encode())
@@ -142,10 +174,18 @@ def demo_bundle(cache_dir: Path) -> Bundle:
     return load_bundle(folder, load_competition(demo.SLUG))
 
 
+def demo_code_bundle(cache_dir: Path) -> Bundle:
+    """The built-in code competition (the digits with a hidden test set), written into CACHE_DIR on first use."""
+    from kagglekit import demo
+
+    folder = demo.write_demo_code_competition(Path(cache_dir) / demo.CODE_SLUG, HIDDEN)
+    return load_bundle(folder, load_competition(demo.CODE_SLUG))
+
+
 def discover(folders: list[Path], cache_dir: Path, with_demo: bool = True) -> dict[str, Bundle]:
     """Slug -> Bundle for the demo and each folder; a slug served twice is an error."""
     bundles = [load_bundle(f) for f in folders]  # first: a bad folder fails before the demo is written
-    bundles += [demo_bundle(cache_dir)] if with_demo else []
+    bundles += [demo_bundle(cache_dir), demo_code_bundle(cache_dir)] if with_demo else []
     found: dict[str, Bundle] = {}
     for bundle in bundles:
         if bundle.slug in found:

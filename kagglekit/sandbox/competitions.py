@@ -110,10 +110,18 @@ def download_data_file(call: Call):
     return Redirect(f"{call.base_url}/sandbox/files/{bundle.slug}/{quote(req.file_name)}{'.zip' if zipped else ''}")
 
 
+def _refuse_files_to_code_competition(bundle) -> None:
+    """A code competition scores kernel reruns only: no uploaded file is taken, as on Kaggle."""
+    if bundle.comp.is_code_competition:
+        raise ApiError(400, f"Competition {bundle.slug} is a code competition: submissions must be made through "
+                            "Notebooks (kaggle competitions submit -k OWNER/NOTEBOOK -v VERSION)")
+
+
 @route(COMPETITIONS, "StartSubmissionUpload")
 def start_submission_upload(call: Call):
     req = api.ApiStartSubmissionUploadRequest.from_dict(call.body)
     bundle = _bundle(call, req.competition_name)
+    _refuse_files_to_code_competition(bundle)
     token = secrets.token_urlsafe(18)
     with call.sandbox.store.change() as data:
         data["uploads"][token] = {"competition": bundle.slug, "user": call.user, "file_name": req.file_name,
@@ -146,6 +154,7 @@ def _used_today(call: Call, slug: str) -> int:
 def create_submission(call: Call):
     req = api.ApiCreateSubmissionRequest.from_dict(call.body)
     bundle = _bundle(call, req.competition_name)
+    _refuse_files_to_code_competition(bundle)
     store = call.sandbox.store
     upload = store.data["uploads"].get(req.blob_file_tokens)
     if not upload or upload["user"] != call.user or upload["competition"] != bundle.slug or not upload["received"]:

@@ -3,6 +3,7 @@
 A pushed version runs in a subprocess laid out as Kaggle mounts a kernel:
   <session>/input/<competition>/   the competition's files as published (links, folders read-only)
   <session>/input/<kernel-slug>/   the latest output of each kernel in kernel_sources
+  <session>/input/<dataset-slug>/  each dataset in dataset_sources (kagglekit.sandbox.datasets)
   <session>/working/               the outputs (what ListKernelSessionOutput lists)
   <session>/log.txt                stdout and stderr (the session's log)
   <session>/log.jsonl              the same as Kaggle keeps it: one {stream_name, time, data} event a line
@@ -41,6 +42,7 @@ from kagglesdk.kernels.types import kernels_api_service as api
 from kagglesdk.kernels.types.kernels_enums import KernelExecutionType, KernelWorkerStatus
 
 from kagglekit.kernel import ACCELERATORS
+from kagglekit.sandbox.datasets import attach as attach_datasets, mount as mount_datasets
 from kagglekit.sandbox.routes import KERNELS, ApiError, Call, Redirect, route
 from kagglekit.sandbox.session_logs import SessionLog, kaggle_log, send_kept_log, send_live_log
 from kagglekit.sandbox.store import utc_now
@@ -144,7 +146,7 @@ def save_kernel(call: Call):
     answer = api.ApiSaveKernelResponse()
     answer.invalid_competition_sources = [s for s in req.competition_data_sources if s not in call.sandbox.bundles]
     answer.invalid_kernel_sources = [s for s in req.kernel_data_sources if not _has_output(call, s)]
-    answer.invalid_dataset_sources = list(req.dataset_data_sources)  # the sandbox serves no datasets
+    datasets, answer.invalid_dataset_sources = attach_datasets(call, list(req.dataset_data_sources))
     answer.invalid_model_sources = list(req.model_data_sources)
     for source in req.competition_data_sources:
         if source in call.sandbox.bundles and not call.sandbox.store.settings(source)["rules_accepted"]:
@@ -166,6 +168,7 @@ def save_kernel(call: Call):
                    "competitions": [s for s in req.competition_data_sources if s in call.sandbox.bundles],
                    "kernels": [s for s in req.kernel_data_sources if _has_output(call, s)]}
         version["kind"] = _session_kind(req)
+        version["datasets"] = datasets  # the versions current now: a later dataset version does not change this one
         kernel["versions"].append(version)
     session = _session_dir(call.sandbox, ref, number)
     session.mkdir(parents=True, exist_ok=True)
@@ -217,6 +220,7 @@ def _mount(sandbox, version: dict, session: Path) -> Path:
         done = [v for v in kernel["versions"] if v["status"] in ("COMPLETE", "ERROR")][-1]
         shutil.copytree(_session_dir(sandbox, f"{owner}/{slug}", done["number"]) / "working", inputs / slug,
                         copy_function=lambda src, dst: os.symlink(os.path.realpath(src), dst))
+    mount_datasets(sandbox, version.get("datasets") or [], inputs)
     inputs.mkdir(exist_ok=True)
     for folder in [inputs, *(p for p in inputs.rglob("*") if p.is_dir() and not p.is_symlink())]:
         folder.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)

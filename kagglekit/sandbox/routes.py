@@ -11,6 +11,8 @@ Competition calls live in ``kagglekit.sandbox.competitions``. Kernel calls
 (``kernels.KernelsApiService``: SaveKernel, GetKernelSessionStatus,
 ListKernelSessionOutput, DownloadKernelOutput) belong in a module of their own
 that registers its handlers with ``@route`` and is added to HANDLER_MODULES.
+Datasets and their uploads live in ``kagglekit.sandbox.datasets``, code
+submissions and their reruns in ``kagglekit.sandbox.reruns``.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from typing import Any, Callable
 COMPETITIONS = "competitions.CompetitionApiService"
 KERNELS = "kernels.KernelsApiService"
 OAUTH = "security.OAuthService"
+DATASETS = "datasets.DatasetApiService"
+BLOBS = "blobs.BlobApiService"
 
 # Modules whose import registers handlers; add the kernels module here.
-HANDLER_MODULES = ("kagglekit.sandbox.competitions", "kagglekit.sandbox.kernels")
+HANDLER_MODULES = ("kagglekit.sandbox.competitions", "kagglekit.sandbox.kernels", "kagglekit.sandbox.datasets",
+                   "kagglekit.sandbox.reruns")
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from kagglekit.sandbox.bundles import Bundle, bundle_zip, discover, file_zip
 from kagglekit.sandbox.faults import Faults
 from kagglekit.sandbox.kernels import Sessions
 from kagglekit.sandbox.routes import ApiError, Call, Redirect, load_routes
+from kagglekit.sandbox.reruns import recover as recover_reruns
 from kagglekit.sandbox.store import Store
 
 log = logging.getLogger("kagglekit.sandbox")
@@ -52,6 +53,7 @@ class Sandbox:
         # Absolute: kernel sessions run in folders of their own and get these paths handed to them.
         self.state_dir = Path(state_dir).resolve()
         self.store = Store(self.state_dir)
+        recover_reruns(self.store)  # reruns pending when the sandbox last stopped have lost their sessions
         self.cache_dir = Path(cache_dir).resolve() if cache_dir else self.state_dir / "cache"
         self.bundles: dict[str, Bundle] = discover([Path(d) for d in data_dirs], self.cache_dir, with_demo)
         for bundle in self.bundles.values():
@@ -137,7 +139,7 @@ class Sandbox:
         return lines + ["unset KAGGLE_API_TOKEN  # an access token would take precedence over the key"]
 
     def configure(self, slug: str, **switches) -> dict:
-        """Set a served competition's switches: rules_accepted, closed, daily_limit."""
+        """Set a served competition's switches: rules_accepted, closed, daily_limit, rerun_time_limit."""
         if slug not in self.bundles:
             raise KagglekitError(f"the sandbox does not serve '{slug}'; it serves {', '.join(sorted(self.bundles))}")
         return self.store.configure(slug, **switches)

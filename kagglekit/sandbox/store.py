@@ -19,7 +19,9 @@ from kagglekit.atomic import write_json
 DEFAULT_USER = "kaggler"
 
 # Per-competition switches a test or a user can flip (see Sandbox.configure).
-COMPETITION_DEFAULTS = {"rules_accepted": True, "closed": False, "daily_limit": None}
+# rerun_time_limit (seconds) overrides a code competition's time limit, e.g. to rehearse a timeout quickly.
+COMPETITION_DEFAULTS = {"rules_accepted": True, "closed": False, "daily_limit": None, "rerun_time_limit": None}
+_NEEDS = {"daily_limit": "a whole number 0 or more, or null", "rerun_time_limit": "a number of seconds above 0, or null"}
 
 
 def utc_now() -> datetime:
@@ -73,17 +75,16 @@ class Store:
             return {**COMPETITION_DEFAULTS, **self.data["competitions"].get(slug, {})}
 
     def configure(self, slug: str, **switches) -> dict:
-        """Change a competition's switches (rules_accepted, closed, daily_limit); unknown names are an error."""
+        """Change a competition's switches (rules_accepted, closed, daily_limit, rerun_time_limit); unknown names are an error."""
         unknown = set(switches) - set(COMPETITION_DEFAULTS)
         if unknown:
             raise ValueError(f"unknown competition setting {sorted(unknown)[0]}; valid: {', '.join(COMPETITION_DEFAULTS)}")
         for name, value in switches.items():
-            ok = isinstance(value, bool) if name != "daily_limit" else (
-                value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0))
+            number = isinstance(value, (float, int) if name == "rerun_time_limit" else int) and not isinstance(value, bool)
+            ok = isinstance(value, bool) if name not in _NEEDS else (
+                value is None or (number and (value >= 0 if name == "daily_limit" else value > 0)))
             if not ok:
-                raise ValueError(f"competition setting {name} must be "
-                                 f"{'true or false' if name != 'daily_limit' else 'a whole number 0 or more, or null'}, "
-                                 f"not {value!r}")
+                raise ValueError(f"competition setting {name} must be {_NEEDS.get(name, 'true or false')}, not {value!r}")
         with self.change() as data:
             data["competitions"].setdefault(slug, {}).update(switches)
         return self.settings(slug)

@@ -1,0 +1,357 @@
+"""Code competitions: no CSV uploads, kernel versions submitted and rerun on the hidden test set, Kaggle's four
+rerun failures, --version from the last push, runs published as datasets, inference kernels that read the test
+set at run time. The stock kaggle client talks to the sandbox throughout; the training is real and tiny."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest_plugins = ["sandbox_fixtures"]
+
+CODE = "demo-digits-code"
+TINY = ["--folds", "2", "--epochs", "1", "--image-size", "16", "--model", "bn_cnn_small", "--sample", "120",
+        "--batch-size", "32"]
+
+
+@pytest.fixture
+def code_env(workdir, monkeypatch) -> Path:
+    monkeypatch.setenv("KAGGLEKIT_KERNEL_POLL", "0.3")
+    return workdir
+
+
+def one_error(err: str) -> str:
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    return lines[0]
+
+
+def hidden(sandbox) -> Path:
+    return sandbox.bundles[CODE].hidden
+
+
+def ids_of(csv: Path) -> set[str]:
+    return set(pd.read_csv(csv, dtype=str)["id"])
+
+
+# -- planning the test-time views -------------------------------------------------------
+
+def test_plan_views_fits_half_the_time_left_and_never_drops_below_one():
+    from kagglekit.predict import plan_views
+
+    # 100 s per pass, 5 folds, an hour left: 1,800 s for 18 more passes after the timed one -> 3 views (15 passes)
+    assert plan_views(100, 5, 3600, 6) == 3
+    assert plan_views(1, 5, 3600, 6) == 6  # plenty of time: the most views asked for
+    assert plan_views(1, 5, 3600, 2) == 2
+    assert plan_views(1000, 5, 3600, 6) == 1  # not even one view of every fold fits: one view, the least there is
+    assert plan_views(0.0, 3, 10, 4) == 4  # no test images: nothing to save
+    assert plan_views(10, 1, 100, 6, share=1.0) == 6 and plan_views(10, 1, 100, 6, share=0.2) == 3
+
+
+def test_export_run_leaves_out_backups_partials_reports_and_unfinished_folds(tmp_path):
+    from kagglekit.run_folder import RunFolder, export_run
+
+    run = RunFolder(tmp_path / "run")
+    for k, done in ((0, True), (1, False)):
+        fold = run.fold(k)
+        (fold.backup).mkdir(parents=True)
+        (fold.backup / "state").write_text("x")
+        fold.model.write_text("weights")
+        fold.partial_model.write_text("half")
+        if done:
+            fold.result.write_text("{}")
+    run.config.write_text("{}")
+    run.report.mkdir()
+    (run.report / "history.png").write_text("png")
+    files = export_run(run, tmp_path / "out")
+    assert files == ["config.json", "fold_0/best.keras", "fold_0/result.json"]
+
+
+# -- what a code competition refuses --------------------------------------------------
+
+def test_a_csv_upload_to_a_code_competition_is_refused(cli, code_env, sandbox, run_kaggle):
+    code, out, err = cli("fetch", "-c", CODE, "--data-dir", code_env / "data", "-q")
+    assert code == 0, err
+    sample = code_env / "data" / "sample_submission.csv"
+    done = run_kaggle("competitions", "submit", CODE, "-f", str(sample), "-m", "a file")
+    assert "submissions must be made through Notebooks" in done.stdout + done.stderr
+
+    uploads = sandbox.stats["StartSubmissionUpload"]
+    code, out, err = cli("submit", sample, "-c", CODE, "--data-dir", code_env / "data", "-m", "a file")
+    assert code == 1
+    line = one_error(err)
+    assert "demo-digits-code is a code competition" in line and "kagglekit submit -c demo-digits-code --kernel" in line
+    code, out, err = cli("submit", "-c", CODE, "-m", "no file either")  # refused before looking for a file
+    assert code == 1 and "is a code competition" in one_error(err)
+    assert sandbox.stats["StartSubmissionUpload"] == uploads  # nothing was sent
+    assert sandbox.store.submissions(CODE) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--kernel", "nobody"], "must be OWNER/KERNEL"),
+    (["--kernel", "kaggler/x", "--version", "0"], "versions count from 1"),
+    (["--kernel", "kaggler/never-pushed"], "no push of kaggler/never-pushed is recorded"),
+    (["--version", "3"], "--version and --file go with --kernel"),
+    (["some.csv", "--kernel", "kaggler/x"], "give either FILE or --kernel"),
+])
+def test_submit_kernel_refuses_bad_input_in_one_line(cli, code_env, args, message):
+    code, out, err = cli("submit", "-c", CODE, "-m", "msg", *args)
+    assert code == 1 and message in one_error(err)
+
+
+# -- the rerun, with quick script kernels ---------------------------------------------
+
+HEAD = textwrap.dedent('''
+    import os, shutil
+    inp, out = os.environ["KAGGLEKIT_KAGGLE_INPUT"], os.environ["KAGGLEKIT_KAGGLE_WORKING"]
+    rerun = os.environ.get("KAGGLE_IS_COMPETITION_RERUN") == "1"
+    sample = os.path.join(inp, "demo-digits-code", "sample_submission.csv")
+''')
+SCRIPTS = {
+    # Reads the sample submission it finds at run time, as a kernel must: scored on the rerun.
+    "reads-at-run-time": "shutil.copyfile(sample, os.path.join(out, 'submission.csv'))\n",
+    # Writes its file on the public run only.
+    "Submission CSV Not Found": "if not rerun:\n    shutil.copyfile(sample, os.path.join(out, 'submission.csv'))\n",
+    # Outlives the rerun's time limit (the sandbox's rerun_time_limit, 2 s here).
+    "Notebook Timeout": "import time\nshutil.copyfile(sample, os.path.join(out, 'submission.csv'))\n"
+                        "time.sleep(60 if rerun else 0)\n",
+    # Tries the network on the rerun (the sandbox itself, on localhost): the rerun has none.
+    "Notebook Threw Exception": "shutil.copyfile(sample, os.path.join(out, 'submission.csv'))\n"
+                                "if rerun:\n    import urllib.request\n    urllib.request.urlopen('{status_url}')\n",
+    # Carries the public test's ids from when it was written: wrong rows on the hidden test set.
+    "Submission Scoring Error": "open(os.path.join(out, 'submission.csv'), 'w').write({cached!r})\n",
+}
+
+
+def push_script(folder: Path, slug: str, body: str) -> str:
+    """Push a script kernel with the stock client's library and wait until its (public) run completed."""
+    from kagglekit.kernel_remote import wait_for
+    from kagglekit.remote import connect
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "run.py").write_text(HEAD + body)
+    (folder / "kernel-metadata.json").write_text(json.dumps({
+        "id": f"kaggler/{slug}", "title": slug, "code_file": "run.py", "language": "python", "kernel_type": "script",
+        "is_private": True, "enable_gpu": False, "enable_tpu": False, "enable_internet": False,
+        "competition_sources": [CODE], "dataset_sources": [], "kernel_sources": [], "model_sources": []}))
+    answer = connect().kernels_push(str(folder))
+    assert not answer.error, answer.error
+    [status] = wait_for([f"kaggler/{slug}"], timeout=120)
+    assert status.status == "COMPLETE", status.failure
+    return f"kaggler/{slug}"
+
+
+@pytest.mark.parametrize("failure", ["Submission CSV Not Found", "Notebook Timeout", "Notebook Threw Exception",
+                                     "Submission Scoring Error"])
+def test_each_rerun_failure_is_reported_in_kaggles_words(cli, code_env, sandbox, failure):
+    public_sample = sandbox.bundles[CODE].folder / "sample_submission.csv"
+    body = SCRIPTS[failure].format(status_url=f"http://127.0.0.1:{sandbox.port}/sandbox/status",
+                                   cached=public_sample.read_text())
+    kernel = push_script(code_env / "k", "rerun-fails", body)
+    session = sandbox.state_dir / "kernels" / kernel / "1" / "working"
+    assert (session / "submission.csv").is_file()  # the public run wrote its file: only the rerun fails
+    sandbox.configure(CODE, rerun_time_limit=2)
+    code, out, err = cli("submit", "-c", CODE, "--kernel", kernel, "--version", "1", "-m", failure, "--wait", "-q")
+    assert code == 1
+    line = one_error(err)
+    assert f"failed to score: {failure} (" in line  # Kaggle's words, then what to do
+    [sub] = sandbox.store.submissions(CODE)
+    assert sub["status"] == "ERROR" and sub["error"] == failure and sub["kernel_version"] == 1
+
+
+def test_a_kernel_that_reads_the_test_set_at_run_time_is_scored_on_the_hidden_set(cli, code_env, sandbox, run_kaggle):
+    from kagglekit.submission import read_csv_text, score_submission
+
+    kernel = push_script(code_env / "k", "reads-at-run-time", SCRIPTS["reads-at-run-time"])
+    done = run_kaggle("competitions", "submit", CODE, "-k", kernel, "-v", "1", "-f", "submission.csv", "-m", "stock")
+    assert done.returncode == 0, done.stderr + done.stdout
+    [sub] = sandbox.store.submissions(CODE)
+    code, out, err = cli("submit", "-c", CODE, "--kernel", kernel, "-m", "again", "--version", "1", "--wait", "-q")
+    assert code == 0, err
+    rerun = sandbox.state_dir / "reruns" / str(sub["ref"] + 1) / "working" / "submission.csv"
+    assert ids_of(rerun) == ids_of(hidden(sandbox) / "sample_submission.csv")  # the hidden ids, every one
+    comp = sandbox.bundles[CODE].comp
+    expected = score_submission(comp, read_csv_text(rerun, "s"), read_csv_text(hidden(sandbox) / "solution.csv", "s"))
+    assert f"public score: {expected:.5f}" in out
+
+
+# -- never twice, and the version of the last push -------------------------------------
+
+def quick_kagglekit_kernel(cli, name: str) -> Path:
+    """A kagglekit-built kernel folder whose script is replaced by a quick one (no training)."""
+    code, out, err = cli("kernel", "build", "-c", CODE, *TINY, "--name", name)
+    assert code == 0, err
+    folder = Path("kernels") / name
+    (folder / f"{name}.py").write_text(HEAD + SCRIPTS["reads-at-run-time"])
+    return folder
+
+
+def test_submit_kernel_takes_the_version_of_the_last_push_and_never_submits_twice(cli, code_env, sandbox):
+    from kagglekit.kernel_remote import wait_for
+
+    quick_kagglekit_kernel(cli, "digits-versions")
+    for expected in (1, 2):
+        code, out, err = cli("kernel", "push", "digits-versions", "-q")
+        assert code == 0, err
+        assert f"(version {expected})" in out
+        wait_for(["kaggler/digits-versions"], timeout=120)
+    sandbox.faults.set(lose=1, only="CreateCodeSubmission")  # taken, but the answer is lost
+    code, out, err = cli("submit", "-c", CODE, "--kernel", "kaggler/digits-versions", "-m", "latest", "--wait", "-q")
+    assert code == 0, err
+    assert "submitted kaggler/digits-versions@2/submission.csv" in out and "public score:" in out
+    [sub] = sandbox.store.submissions(CODE)  # one submission, though the call was sent twice
+    assert sub["kernel_version"] == 2 and sandbox.stats["CreateCodeSubmission"] == 1
+
+
+# -- inference kernels, with real (tiny) training --------------------------------------
+
+def wait_complete(cli, name: str) -> None:
+    code, out, err = cli("kernel", "status", name, "--wait", "-q")
+    assert code == 0, err
+    assert "complete" in out
+
+
+@pytest.mark.slow
+def test_trained_in_a_kernel_then_an_inference_kernel_is_scored_on_the_hidden_set(cli, code_env, sandbox):
+    from kagglekit.submission import read_csv_text, score_submission
+
+    code, out, err = cli("kernel", "build", "-c", CODE, *TINY, "--name", "digits-train")
+    assert code == 0, err
+    assert cli("kernel", "push", "digits-train", "-q")[0] == 0
+    wait_complete(cli, "digits-train")
+    code, out, err = cli("kernel", "build", "-c", CODE, "--predict-from", "kaggler/digits-train", "--tta", "3")
+    assert code == 0, err
+    assert "inference kernel kaggler/demo-digits-code-predict (CPU, internet off)" in out and "kernel kaggler/digits-train" in out
+    meta = json.loads((code_env / "kernels" / "demo-digits-code-predict" / "kernel-metadata.json").read_text())
+    assert meta["kernel_sources"] == ["kaggler/digits-train"] and meta["enable_internet"] is False
+    code, out, err = cli("kernel", "push", "demo-digits-code-predict", "-q")
+    assert code == 0, err
+    wait_complete(cli, "demo-digits-code-predict")
+    public = sandbox.state_dir / "kernels" / "kaggler" / "demo-digits-code-predict" / "1" / "working"
+    assert ids_of(public / "submission.csv") == ids_of(sandbox.bundles[CODE].folder / "sample_submission.csv")
+    assert not list(public.rglob("*.keras"))  # it trained nothing and copied no model into its output
+    brought = code_env / "runs" / "predicted"
+    code, out, err = cli("kernel", "output", "demo-digits-code-predict", "--run-dir", brought, "-q")
+    assert code == 0, err  # its settings, log and submission come home as a run folder
+    assert ids_of(brought / "submission.csv") == ids_of(public / "submission.csv") and (brought / "config.json").is_file()
+    assert "per 1,000 images" in (brought / "demo-digits-code-predict.log").read_text()
+
+    code, out, err = cli("submit", "-c", CODE, "--kernel", "kaggler/demo-digits-code-predict", "-m", "hidden",
+                         "--wait", "-q")
+    assert code == 0, err
+    [sub] = sandbox.store.submissions(CODE)
+    rerun = sandbox.state_dir / "reruns" / str(sub["ref"])
+    written = rerun / "working" / "submission.csv"
+    # The rerun predicted the hidden test set it found, not the public one a cached kernel would carry.
+    hidden_ids = ids_of(hidden(sandbox) / "sample_submission.csv")
+    assert ids_of(written) == hidden_ids and len(hidden_ids) >= 2 * len(ids_of(public / "submission.csv"))
+    assert not hidden_ids & ids_of(public / "submission.csv")
+    comp = sandbox.bundles[CODE].comp
+    on_hidden = score_submission(comp, read_csv_text(written, "s"), read_csv_text(hidden(sandbox) / "solution.csv", "s"))
+    assert f"public score: {on_hidden:.5f}" in out and sub["public_score"] == f"{on_hidden:.5f}"
+    log = (rerun / "log.txt").read_text()
+    assert "(the competition's rerun)" in log and "per 1,000 images" in log
+    assert "2 folds x 3 test-time views planned" in log
+
+
+@pytest.mark.slow
+def test_a_run_trained_here_is_published_as_a_dataset_and_submitted_through_an_inference_kernel(
+        cli, code_env, sandbox):
+    data = code_env / "data" / CODE
+    assert cli("fetch", "-c", CODE, "--data-dir", data, "-q")[0] == 0
+    run = code_env / "runs" / "local"
+    code, out, err = cli("train", "-c", CODE, "--data-dir", data, *TINY, "--run-dir", run, "--no-report", "-q")
+    assert code == 0, err
+    (run / "fold_0" / "backup").mkdir()  # what a killed fold leaves: never published
+
+    # The time left decides the test-time views: one when the limit is all but gone, all asked for otherwise.
+    from kagglekit.catalog import build_test_catalog
+    from kagglekit.competition import load_competition
+    from kagglekit.predict import predict_test_within
+
+    catalog = build_test_catalog(load_competition(CODE), data, [])
+    assert predict_test_within(run, catalog, time_left=0.001, max_views=3)[3]["views"] == 1
+    _, proba, folds, plan = predict_test_within(run, catalog, time_left=3600, max_views=3)
+    assert plan["views"] == 3 and plan["images"] == 150 and folds == [0, 1] and proba.shape == (150, 10)
+
+    code, out, err = cli("upload-run", run, "--dataset", "kaggler/digits-models", "-q")
+    assert code == 0, err
+    assert "created dataset kaggler/digits-models (version 1)" in out
+    stored = sandbox.state_dir / "datasets" / "kaggler" / "digits-models" / "1"
+    assert (stored / "fold_0" / "best.keras").read_bytes() == (run / "fold_0" / "best.keras").read_bytes()
+    assert (stored / "config.json").is_file() and not (stored / "fold_0" / "backup").exists()
+    code, out, err = cli("upload-run", run, "--dataset", "kaggler/digits-models", "-m", "again", "-q")
+    assert code == 0, err
+    assert "new version of dataset kaggler/digits-models (version 2)" in out
+    assert (sandbox.state_dir / "datasets" / "kaggler" / "digits-models" / "2" / "fold_1" / "best.keras").is_file()
+
+    code, out, err = cli("kernel", "build", "-c", CODE, "--predict-from", "kaggler/digits-models", "--name",
+                         "digits-from-dataset")
+    assert code == 0, err
+    assert "the folds of dataset kaggler/digits-models" in out  # found on Kaggle: no kernel has that name
+    assert cli("kernel", "push", "digits-from-dataset", "-q")[0] == 0
+    wait_complete(cli, "digits-from-dataset")
+    code, out, err = cli("submit", "-c", CODE, "--kernel", "kaggler/digits-from-dataset", "-m", "from a laptop",
+                         "--wait", "-q")
+    assert code == 0, err
+    assert "public score:" in out
+    [sub] = sandbox.store.submissions(CODE)
+    written = sandbox.state_dir / "reruns" / str(sub["ref"]) / "working" / "submission.csv"
+    assert ids_of(written) == ids_of(hidden(sandbox) / "sample_submission.csv")
+
+
+def test_upload_run_and_predict_from_refuse_bad_input(cli, code_env, sandbox, tmp_path):
+    code, out, err = cli("upload-run", tmp_path, "--dataset", "kaggler/x", "-q")
+    assert code == 1 and "slug of 6 to 50" in one_error(err)
+    code, out, err = cli("upload-run", tmp_path, "--dataset", "kaggler/some-models", "-q")
+    assert code == 1 and "not a kagglekit run folder" in one_error(err)
+    code, out, err = cli("kernel", "build", "-c", CODE, "--predict-from", "kaggler/nothing-here")
+    assert code == 1 and "Kaggle has no kernel or dataset kaggler/nothing-here" in one_error(err)
+    code, out, err = cli("kernel", "build", "-c", CODE, "--predict-from", "model:kaggler/x")
+    assert code == 1 and "kernel:OWNER/SLUG or dataset:OWNER/SLUG" in one_error(err)
+    code, out, err = cli("kernel", "build", "-c", CODE, "--predict-from", "dataset:kaggler/x", "--internet")
+    assert code == 1 and "reruns kernels with the internet off" in one_error(err)
+
+
+# -- the sandbox's datasets, through the stock CLI ---------------------------------------
+
+def test_stock_cli_creates_and_versions_a_dataset_and_a_kernel_mounts_the_version_it_names(
+        code_env, sandbox, run_kaggle):
+    folder = code_env / "ds"
+    (folder / "models").mkdir(parents=True)
+    (folder / "models" / "weights.bin").write_bytes(b"first")
+    (folder / "notes.txt").write_text("v1")
+    (folder / "dataset-metadata.json").write_text(json.dumps(
+        {"id": "kaggler/tiny-weights", "title": "tiny-weights", "licenses": [{"name": "CC0-1.0"}]}))
+    done = run_kaggle("datasets", "create", "-p", str(folder), "--dir-mode", "zip")
+    assert done.returncode == 0 and "error" not in done.stdout.lower(), done.stdout + done.stderr
+    done = run_kaggle("datasets", "create", "-p", str(folder), "--dir-mode", "zip")  # the slug is taken now
+    assert "already in use" in done.stdout + done.stderr
+    (folder / "models" / "weights.bin").write_bytes(b"second")
+    done = run_kaggle("datasets", "version", "-p", str(folder), "-m", "v2", "--dir-mode", "zip")
+    assert done.returncode == 0 and "error" not in done.stdout.lower(), done.stdout + done.stderr
+    assert run_kaggle("datasets", "status", "kaggler/tiny-weights").stdout.strip() == "ready"
+
+    body = ("for v in ('tiny-weights',):\n"
+            "    print('mounted:', open(os.path.join(inp, v, 'models', 'weights.bin')).read())\n")
+    from kagglekit.remote import connect
+
+    (code_env / "k").mkdir()
+    (code_env / "k" / "run.py").write_text(HEAD + body)
+    (code_env / "k" / "kernel-metadata.json").write_text(json.dumps({
+        "id": "kaggler/reads-weights", "title": "reads-weights", "code_file": "run.py", "language": "python",
+        "kernel_type": "script", "is_private": True, "enable_gpu": False, "enable_tpu": False,
+        "enable_internet": False, "competition_sources": [CODE], "dataset_sources": ["kaggler/tiny-weights/1"],
+        "kernel_sources": [], "model_sources": []}))
+    answer = connect().kernels_push(str(code_env / "k"))
+    assert not answer.error and not answer.invalid_dataset_sources
+    from kagglekit.kernel_remote import wait_for
+
+    [status] = wait_for(["kaggler/reads-weights"], timeout=120)
+    assert status.status == "COMPLETE", status.failure
+    log = (sandbox.state_dir / "kernels" / "kaggler" / "reads-weights" / "1" / "log.txt").read_text()
+    assert "mounted: first" in log  # version 1, as named, unpacked from the folder's zip
