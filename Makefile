@@ -17,8 +17,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+# -n auto: one pytest worker per core (pytest-xdist); most kernel and sandbox tests wait on subprocesses.
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 demo: venv
 	bash scripts/demo.sh $(COMPETITION)
@@ -31,7 +32,7 @@ bench: venv
 # newer releases than Kaggle has (TensorFlow 2.19, Keras 3.13, pandas 2.3, scikit-learn 1.6, Pillow 11.3).
 KAGGLE_VENV ?= .venv-kaggle
 KAGGLE_PINS := "tensorflow==2.19.*" "keras==3.13.*" "pandas==2.3.*" "scikit-learn==1.6.*" "pillow==11.3.*" \
-	"typer==0.24.*" rich "kaggle>=1.7" matplotlib pytest scipy
+	"typer==0.24.*" rich "kaggle>=1.7" matplotlib pytest pytest-xdist scipy
 
 kaggle-env: $(KAGGLE_VENV)/.installed
 
