@@ -114,6 +114,18 @@ def fetch_competition(comp: Competition, data_dir: Path, force: bool = False, pr
     return FetchResult(comp.slug, data_dir, True, identity["size"], resumed_from, tuple(comp.files.unpack))
 
 
+def _save_response(api, kaggle, response, path: Path, progress: bool) -> None:
+    """Write a download RESPONSE to PATH through the client, resuming a partial file with Range.
+
+    max_retries=0: retries and their backoff are ours (_call). Small chunks: a broken connection loses
+    at most one chunk of what already arrived. The client's progress bar goes to stderr; its chatter on stdout
+    ("failed after 0 retries") would mislead, so it is dropped.
+    """
+    with contextlib.redirect_stdout(io.StringIO()):
+        api.download_file(response, str(path), kaggle.http_client(), quiet=not progress,
+                          resume=True, chunk_size=DOWNLOAD_CHUNK, max_retries=0)
+
+
 def _download(api, comp: Competition, data_dir: Path, staging: Path, force: bool, progress: bool):
     """One try: (identity of the remote file, bytes resumed), or None when DATA_DIR already has it."""
     from kagglesdk.competitions.types.competition_api_service import ApiDownloadDataFilesRequest
@@ -131,12 +143,7 @@ def _download(api, comp: Competition, data_dir: Path, staging: Path, force: bool
             # The client keeps a sidecar marker beside a partial file it can resume.
             resumed = staging.stat().st_size if Path(f"{staging}.kaggle-partial").is_file() and staging.is_file() else 0
             staging.parent.mkdir(parents=True, exist_ok=True)
-            # max_retries=0: retries and their backoff are ours (_call); the client still resumes with Range.
-            # Small chunks: a broken connection loses at most one chunk of what already arrived.
-            # Its progress bar goes to stderr; its chatter on stdout ("failed after 0 retries") would mislead.
-            with contextlib.redirect_stdout(io.StringIO()):
-                api.download_file(response, str(staging), kaggle.http_client(), quiet=not progress,
-                                  resume=True, chunk_size=DOWNLOAD_CHUNK, max_retries=0)
+            _save_response(api, kaggle, response, staging, progress)
         finally:
             response.close()
     return identity, resumed
@@ -295,10 +302,7 @@ def _download_file(api, comp: Competition, name: str, staging: Path, progress: b
             served_as = unquote(response.url.split("?")[0].rsplit("/", 1)[-1])
             served = staging.with_name(served_as if served_as in (staging.name, f"{staging.name}.zip") else staging.name)
             served.parent.mkdir(parents=True, exist_ok=True)
-            # As for the whole download: retries are ours, the client resumes with Range and checks the size.
-            with contextlib.redirect_stdout(io.StringIO()):
-                api.download_file(response, str(served), kaggle.http_client(), quiet=not progress,
-                                  resume=True, chunk_size=DOWNLOAD_CHUNK, max_retries=0)
+            _save_response(api, kaggle, response, served, progress)
         finally:
             response.close()
     return served
