@@ -38,7 +38,8 @@ class FoldPlan(keras.callbacks.Callback):
     """
 
     PROBE_STEPS = 4  # steps timed (after the first, which traces the graph) before a first plan
-    GROW_UNTIL = 0.25  # the plan may lengthen only during its first quarter (a schedule's warm-up)
+    GROW_UNTIL = 0.25  # the plan may lengthen only during its first quarter (a schedule's warm-up) ...
+    GROW_AT_LEAST = 2  # ... and always until the second epoch, the first timed without one-off costs, is in
 
     def __init__(self, max_epochs: int, steps_per_epoch: int, deadline: float | None, reserve_per_val: float = 1.0):
         super().__init__()
@@ -115,9 +116,11 @@ class FoldPlan(keras.callbacks.Callback):
         left = self.deadline - now - self._oof_time()
         fits = epochs_done + int(max(left, 0) // self._epoch_time())
         planned = max(1, min(self.max_epochs, fits))
-        if planned > self.planned and epochs_done > self.GROW_UNTIL * self.planned:
+        if planned > self.planned and epochs_done > max(self.GROW_UNTIL * self.planned, self.GROW_AT_LEAST):
             # Past the warm-up a longer plan would push a cosine or one-cycle rate back up
             # when the machine gets quieter; the time left goes to the next folds instead.
+            # The first epoch's cycle (tracing, XLA compilation, filling the image cache) often
+            # shortens a short plan: the second epoch's time may lengthen it again.
             planned = self.planned
         if not self.cycles or planned < self.planned:
             log.info("time budget: %.1fs per epoch, planning %d epochs for this fold", self._epoch_time(), planned)

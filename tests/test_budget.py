@@ -149,3 +149,53 @@ def test_auto_precision_is_measured_recorded_and_kept_on_resume(workdir, caplog)
     assert again == chosen and "timing a few training steps" not in caplog.text  # a resume trains as it started
     short = resolve_config(comp.train_defaults, model="bn_cnn_small", image_size=16, epochs=2)
     assert run_precision(comp, short, catalog.train.head(200), RunFolder(workdir / "short")).name == "float32"
+
+
+# -- FoldPlan on a simulated clock ----------------------------------------------------------------
+
+def _run_plan(monkeypatch, deadline: float, cycle) -> tuple[int, float, list[int]]:
+    """Drive a FoldPlan of 100 steps per epoch through epochs whose training and validation take
+    CYCLE(epoch) = (seconds per step, seconds of validation) on a fake clock; the first step of
+    the first epoch also traces (20 s). Returns (epochs run, when it ended, the plan after each epoch)."""
+    import types
+
+    from kagglekit import budget
+
+    clock = [0.0]
+    monkeypatch.setattr(budget.time, "time", lambda: clock[0])
+    plan = budget.FoldPlan(1000, 100, deadline)
+    plan.set_model(types.SimpleNamespace(stop_training=False))
+    plan.on_train_begin()
+    plans, epoch = [], 0
+    while not plan.model.stop_training:
+        step, val = cycle(epoch)
+        plan.on_epoch_begin(epoch)
+        for batch in range(100):
+            clock[0] += step + (20.0 if epoch == 0 and batch == 0 else 0.0)
+            plan.on_train_batch_end(batch)
+            if plan.model.stop_training:
+                break
+        plan.on_test_begin()
+        clock[0] += val
+        plan.on_test_end()
+        plan.on_epoch_end(epoch)
+        plans.append(plan.planned)
+        epoch += 1
+    return epoch, clock[0], plans
+
+
+def test_a_slow_first_epoch_does_not_leave_the_folds_time_unused(monkeypatch):
+    # Measured on 1 Dec 2026: the first epoch (XLA compilation, image cache filling) took 88 s, the
+    # next ones 39 s; the plan made from the first cycle (4 epochs) could not lengthen any more, and
+    # the fold ended after 204 of its ~500 s.
+    slow_start = lambda epoch: (0.5, 18.5) if epoch == 0 else (0.3, 9.0)  # noqa: E731
+    epochs, ended, plans = _run_plan(monkeypatch, 540.0, slow_start)
+    assert epochs >= 11, plans
+    assert ended <= 540.0
+
+
+def test_a_plan_does_not_lengthen_after_its_warm_up_when_the_machine_gets_quieter(monkeypatch):
+    quieter = lambda epoch: (0.5, 18.5) if epoch == 0 else (0.3, 9.0) if epoch < 6 else (0.1, 3.0)  # noqa: E731
+    epochs, ended, plans = _run_plan(monkeypatch, 540.0, quieter)
+    assert plans[2] == plans[-1] == epochs  # fixed from the second epoch's time on; the rest goes to later folds
+    assert ended < 450.0
