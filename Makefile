@@ -44,7 +44,7 @@ $(KAGGLE_VENV)/.installed:
 	touch $@
 
 kaggle-env-test: kaggle-env
-	$(KAGGLE_VENV)/bin/python -m pytest -p no:cacheprovider tests/test_kernel.py tests/test_code_competition.py $(PYTEST_ARGS)
+	$(KAGGLE_VENV)/bin/python -m pytest -n auto -p no:cacheprovider tests/test_kernel.py tests/test_code_competition.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(KAGGLE_VENV) build *.egg-info .pytest_cache
