@@ -1,3 +1,3 @@
 """kagglekit: from a Kaggle image-classification competition to a scored submission."""
 
-__version__ = "0.1.0"
+from kagglekit.core.version import __version__  # noqa: F401

@@ -2,10 +2,10 @@
 
 import pytest
 
-from kagglekit.bench import BenchSettings, run_bench, run_peak_rss
-from kagglekit.bench_report import results_markdown
-from kagglekit.competition import load_competition
-from kagglekit.errors import KagglekitError
+from kagglekit.bench.measure import BenchSettings, run_bench, run_peak_rss
+from kagglekit.bench.results import results_markdown
+from kagglekit.competition.definition import load_competition
+from kagglekit.core.errors import KagglekitError
 
 
 def test_bench_runs_every_contender_on_a_few_images(workdir, dogs_dir):

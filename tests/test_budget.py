@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kagglekit.budget import fold_deadline
-from kagglekit.schedules import learning_rate_at
-from kagglekit.config import parse_duration, resolve_config
-from kagglekit.errors import KagglekitError
+from kagglekit.core.config import parse_duration, resolve_config
+from kagglekit.core.errors import KagglekitError
+from kagglekit.train.budget import fold_deadline
+from kagglekit.train.schedules import learning_rate_at
 
 
 @pytest.mark.parametrize("text, seconds", [
@@ -80,7 +80,7 @@ def test_bad_budget_is_one_clear_line(workdir, cli):
 
 
 def test_with_a_budget_the_plan_decides_the_epochs_not_the_competition_file():
-    from kagglekit.config import BUDGET_MAX_EPOCHS
+    from kagglekit.core.config import BUDGET_MAX_EPOCHS
 
     table = {"epochs": 40, "budget": "45m"}  # a competition's [train] table
     assert resolve_config(table).epochs == BUDGET_MAX_EPOCHS  # the plan, not the file's 40, ends the folds
@@ -90,7 +90,7 @@ def test_with_a_budget_the_plan_decides_the_epochs_not_the_competition_file():
 
 
 def test_budget_summary_says_how_the_time_went():
-    from kagglekit.crossval import budget_summary
+    from kagglekit.train.crossval import budget_summary
 
     line = budget_summary(2700, 1000.0, [{"fold": 0, "epochs_run": 27, "seconds": 520.0},
                                          {"fold": 1, "epochs_run": 25, "seconds": 500.0}], now=1000.0 + 2000)
@@ -101,13 +101,13 @@ def test_budget_summary_says_how_the_time_went():
 # -- --precision auto: measured on the CPU ---------------------------------------------------------
 
 def _speed(policy, jit, ips, loss):
-    from kagglekit.devices import StepSpeed
+    from kagglekit.train.devices import StepSpeed
 
     return StepSpeed(policy, jit, ips, loss)
 
 
 def test_auto_precision_keeps_bfloat16_when_it_is_faster_and_sound():
-    from kagglekit.devices import choose_fastest
+    from kagglekit.train.devices import choose_fastest
 
     found = choose_fastest([_speed("float32", False, 381, 0.70), _speed("float32", True, 331, 0.70),
                             _speed("mixed_bfloat16", False, 470, 0.71), _speed("mixed_bfloat16", True, 304, 0.71)])
@@ -115,7 +115,7 @@ def test_auto_precision_keeps_bfloat16_when_it_is_faster_and_sound():
 
 
 def test_auto_precision_refuses_bfloat16_when_slower_or_unsound():
-    from kagglekit.devices import choose_fastest
+    from kagglekit.train.devices import choose_fastest
 
     slower = [_speed("float32", False, 380, 0.70), _speed("float32", True, 420, 0.70),
               _speed("mixed_bfloat16", False, 90, 0.70), _speed("mixed_bfloat16", True, 60, 0.70)]
@@ -126,11 +126,11 @@ def test_auto_precision_refuses_bfloat16_when_slower_or_unsound():
 
 
 def test_auto_precision_is_measured_recorded_and_kept_on_resume(workdir, caplog):
-    from kagglekit.catalog import build_catalog
-    from kagglekit.competition import load_competition
-    from kagglekit.demo import write_demo_competition
-    from kagglekit.run_folder import RunFolder
-    from kagglekit.training import run_precision
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.competition.demo import write_demo_competition
+    from kagglekit.data.catalog import build_catalog
+    from kagglekit.runs.folder import RunFolder
+    from kagglekit.train.fold import run_precision
 
     comp = load_competition("demo-digits")
     catalog = build_catalog(comp, write_demo_competition(workdir / "digits"), with_test=False)
@@ -159,7 +159,7 @@ def _run_plan(monkeypatch, deadline: float, cycle) -> tuple[int, float, list[int
     the first epoch also traces (20 s). Returns (epochs run, when it ended, the plan after each epoch)."""
     import types
 
-    from kagglekit import budget
+    from kagglekit.train import budget
 
     clock = [0.0]
     monkeypatch.setattr(budget.time, "time", lambda: clock[0])

@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 
 from conftest import extract_photos
-from kagglekit.catalog import build_catalog
-from kagglekit.competition import load_competition
-from kagglekit.demo import write_demo_competition
-from kagglekit.errors import KagglekitError
+from kagglekit.competition.definition import load_competition
+from kagglekit.competition.demo import write_demo_competition
+from kagglekit.core.errors import KagglekitError
+from kagglekit.data.catalog import build_catalog
 
 
 def test_dogs_vs_cats_zips_read_in_place(workdir, dogs_dir):
@@ -65,7 +65,7 @@ def test_undecodable_images_found_before_training(folders_competition, caplog):
 def test_grayscale_rgba_cmyk_png_all_become_rgb(workdir):
     import tensorflow as tf
 
-    from kagglekit.pipeline import decode_image
+    from kagglekit.data.pipeline import decode_image
 
     rgb = (np.random.default_rng(0).random((20, 30, 3)) * 255).astype("uint8")
     for mode, fmt in [("L", "PNG"), ("RGBA", "PNG"), ("CMYK", "JPEG"), ("RGB", "JPEG"), ("P", "PNG")]:
@@ -163,7 +163,7 @@ def test_an_archive_of_zeros_is_refused_before_extraction(workdir):
 
 
 def test_a_real_competition_archive_passes_the_guards(dogs_dir):
-    from kagglekit.archive import check_archive
+    from kagglekit.core.archive import check_archive
 
     assert len(check_archive(dogs_dir / "train.zip")) >= 4000
     assert len(check_archive(dogs_dir / "test1.zip")) >= 1000
@@ -173,7 +173,7 @@ def test_an_archive_too_big_for_the_disk_is_refused(workdir, monkeypatch):
     import shutil as shutil_module
     from collections import namedtuple
 
-    from kagglekit.archive import check_archive
+    from kagglekit.core.archive import check_archive
 
     def pngs(zf, data):
         for p in sorted((data / "train").iterdir())[:50]:

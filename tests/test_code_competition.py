@@ -41,7 +41,7 @@ def ids_of(csv: Path) -> set[str]:
 # -- planning the test-time views -------------------------------------------------------
 
 def test_plan_views_fits_half_the_time_left_and_never_drops_below_one():
-    from kagglekit.predict import plan_views
+    from kagglekit.predict.predict import plan_views
 
     # 100 s per pass, 5 folds, an hour left: 1,800 s for 18 more passes after the timed one -> 3 views (15 passes)
     assert plan_views(100, 5, 3600, 6) == 3
@@ -53,7 +53,7 @@ def test_plan_views_fits_half_the_time_left_and_never_drops_below_one():
 
 
 def test_export_run_leaves_out_backups_partials_reports_and_unfinished_folds(tmp_path):
-    from kagglekit.run_folder import RunFolder, export_run
+    from kagglekit.runs.folder import RunFolder, export_run
 
     run = RunFolder(tmp_path / "run")
     for k, done in ((0, True), (1, False)):
@@ -129,8 +129,8 @@ SCRIPTS = {
 
 def push_script(folder: Path, slug: str, body: str) -> str:
     """Push a script kernel with the stock client's library and wait until its (public) run completed."""
-    from kagglekit.kernel_remote import wait_for
-    from kagglekit.remote import connect
+    from kagglekit.kaggle.remote import connect
+    from kagglekit.kernels.remote import wait_for
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "run.py").write_text(HEAD + body)
@@ -164,7 +164,7 @@ def test_each_rerun_failure_is_reported_in_kaggles_words(cli, code_env, sandbox,
 
 
 def test_a_kernel_that_reads_the_test_set_at_run_time_is_scored_on_the_hidden_set(cli, code_env, sandbox, run_kaggle):
-    from kagglekit.submission import read_csv_text, score_submission
+    from kagglekit.predict.submission import read_csv_text, score_submission
 
     kernel = push_script(code_env / "k", "reads-at-run-time", SCRIPTS["reads-at-run-time"])
     done = run_kaggle("competitions", "submit", CODE, "-k", kernel, "-v", "1", "-f", "submission.csv", "-m", "stock")
@@ -191,7 +191,7 @@ def quick_kagglekit_kernel(cli, name: str) -> Path:
 
 
 def test_submit_kernel_takes_the_version_of_the_last_push_and_never_submits_twice(cli, code_env, sandbox):
-    from kagglekit.kernel_remote import wait_for
+    from kagglekit.kernels.remote import wait_for
 
     quick_kagglekit_kernel(cli, "digits-versions")
     for expected in (1, 2):
@@ -217,7 +217,7 @@ def wait_complete(cli, name: str) -> None:
 
 @pytest.mark.slow
 def test_trained_in_a_kernel_then_an_inference_kernel_is_scored_on_the_hidden_set(cli, code_env, sandbox):
-    from kagglekit.submission import read_csv_text, score_submission
+    from kagglekit.predict.submission import read_csv_text, score_submission
 
     code, out, err = cli("kernel", "build", "-c", CODE, *TINY, "--name", "digits-train")
     assert code == 0, err
@@ -269,9 +269,9 @@ def test_a_run_trained_here_is_published_as_a_dataset_and_submitted_through_an_i
     (run / "fold_0" / "backup").mkdir()  # what a killed fold leaves: never published
 
     # The time left decides the test-time views: one when the limit is all but gone, all asked for otherwise.
-    from kagglekit.catalog import build_test_catalog
-    from kagglekit.competition import load_competition
-    from kagglekit.predict import predict_test_within
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.data.catalog import build_test_catalog
+    from kagglekit.predict.predict import predict_test_within
 
     catalog = build_test_catalog(load_competition(CODE), data, [])
     assert predict_test_within(run, catalog, time_left=0.001, max_views=3)[3]["views"] == 1
@@ -338,7 +338,7 @@ def test_stock_cli_creates_and_versions_a_dataset_and_a_kernel_mounts_the_versio
 
     body = ("for v in ('tiny-weights',):\n"
             "    print('mounted:', open(os.path.join(inp, v, 'models', 'weights.bin')).read())\n")
-    from kagglekit.remote import connect
+    from kagglekit.kaggle.remote import connect
 
     (code_env / "k").mkdir()
     (code_env / "k" / "run.py").write_text(HEAD + body)
@@ -349,7 +349,7 @@ def test_stock_cli_creates_and_versions_a_dataset_and_a_kernel_mounts_the_versio
         "kernel_sources": [], "model_sources": []}))
     answer = connect().kernels_push(str(code_env / "k"))
     assert not answer.error and not answer.invalid_dataset_sources
-    from kagglekit.kernel_remote import wait_for
+    from kagglekit.kernels.remote import wait_for
 
     [status] = wait_for(["kaggler/reads-weights"], timeout=120)
     assert status.status == "COMPLETE", status.failure

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from kagglekit.competition import load_competition
-from kagglekit.errors import KagglekitError
+from kagglekit.competition.definition import load_competition
+from kagglekit.core.errors import KagglekitError
 
 
 def test_shipped_and_local_definitions_resolve(workdir):
@@ -23,7 +23,7 @@ def test_shipped_and_local_definitions_resolve(workdir):
 
 
 def test_path_to_toml_and_default(workdir, cli):
-    path = Path(__file__).resolve().parents[1] / "kagglekit" / "competitions" / "dogs-vs-cats.toml"
+    path = Path(__file__).resolve().parents[1] / "kagglekit" / "competition" / "builtin" / "dogs-vs-cats.toml"
     assert load_competition(str(path)).slug == "dogs-vs-cats"
     code, out, _ = cli("use", "dogs-vs-cats")
     assert code == 0 and "dogs-vs-cats" in out
@@ -31,15 +31,15 @@ def test_path_to_toml_and_default(workdir, cli):
 
 
 def test_one_definition_per_competition_and_a_local_override_is_said(tmp_path, monkeypatch, caplog):
-    from kagglekit.competition import known_competitions
+    from kagglekit.competition.definition import known_competitions
 
     root = Path(__file__).resolve().parents[1]
-    assert not list((root / "competitions").glob("**/*.toml")), "definitions ship in kagglekit/competitions only"
-    assert not any(p.is_symlink() for p in (root / "kagglekit" / "competitions").iterdir())
+    assert not list((root / "competitions").glob("**/*.toml")), "definitions ship in kagglekit/competition/builtin only"
+    assert not any(p.is_symlink() for p in (root / "kagglekit" / "competition" / "builtin").iterdir())
     monkeypatch.chdir(tmp_path)
     (tmp_path / "competitions").mkdir()
     mine = tmp_path / "competitions" / "dogs.toml"
-    mine.write_text((root / "kagglekit" / "competitions" / "dogs-vs-cats.toml").read_text().replace(
+    mine.write_text((root / "kagglekit" / "competition" / "builtin" / "dogs-vs-cats.toml").read_text().replace(
         'metric = "accuracy"', 'metric = "log_loss"'))
     assert known_competitions()["dogs-vs-cats"] == Path("competitions/dogs.toml")
     with caplog.at_level("WARNING", logger="kagglekit"):

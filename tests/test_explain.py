@@ -4,8 +4,8 @@ import pytest
 
 
 def test_course_cnn_receptive_fields():
-    from kagglekit.explain import explain_model
-    from kagglekit.models import create_model
+    from kagglekit.models.explain import explain_model
+    from kagglekit.models.registry import create_model
 
     info = explain_model("course_cnn", 150, 2)
     spatial = [layer for layer in info.layers if layer.is_spatial]
@@ -20,7 +20,7 @@ def test_course_cnn_receptive_fields():
 
 
 def test_strides_and_nested_backbone():
-    from kagglekit.explain import explain_model
+    from kagglekit.models.explain import explain_model
 
     info = explain_model("resnet50", 32, 2)
     by_name = {layer.name: layer for layer in info.layers}

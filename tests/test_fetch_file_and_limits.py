@@ -38,7 +38,7 @@ def test_fetch_the_csvs_first_then_the_whole_competition(cli, workdir, sandbox):
 
 
 def test_a_large_file_served_zipped_arrives_unzipped(cli, workdir, sandbox, tmp_path):
-    from kagglekit.remote import connect
+    from kagglekit.kaggle.remote import connect
 
     sandbox.zip_files_over = 1000  # as Kaggle does with a large file: train_labels.csv comes as train_labels.csv.zip
     stock = tmp_path / "stock"
@@ -90,7 +90,7 @@ def test_submit_says_what_is_left_and_refuses_when_nothing_is(cli, workdir, sand
 
 
 def test_the_stock_client_reads_the_same_allowance(cli, workdir, sandbox):
-    from kagglekit.remote import connect
+    from kagglekit.kaggle.remote import connect
 
     sandbox.configure(DEMO, daily_limit=4)
     limits = connect().competition_get_submission_limits(DEMO)

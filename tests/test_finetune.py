@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kagglekit.competition import load_competition
-from kagglekit.config import resolve_config
+from kagglekit.competition.definition import load_competition
+from kagglekit.core.config import resolve_config
 
 pytest_plugins = ["sandbox_fixtures"]
 
@@ -22,8 +22,8 @@ def weights_file(tmp_path):
     """A backbone weights file, as a user would attach it (saved from a model built without weights)."""
     import keras
 
-    from kagglekit.finetune import backbone_of
-    from kagglekit.models import create_model
+    from kagglekit.models.finetune import backbone_of
+    from kagglekit.models.registry import create_model
 
     keras.utils.set_random_seed(1)
     model = create_model("mobilenet_v3_small", (SIZE, SIZE, 3), 2)
@@ -33,7 +33,7 @@ def weights_file(tmp_path):
 
 
 def _backbone_weights(model) -> list[np.ndarray]:
-    from kagglekit.finetune import backbone_of
+    from kagglekit.models.finetune import backbone_of
 
     return [w.numpy().copy() for w in backbone_of(model).weights]
 
@@ -41,7 +41,7 @@ def _backbone_weights(model) -> list[np.ndarray]:
 def _batch_norm_statistics(model) -> list[np.ndarray]:
     import keras
 
-    from kagglekit.finetune import backbone_of
+    from kagglekit.models.finetune import backbone_of
 
     return [w.numpy().copy() for layer in backbone_of(model).layers if isinstance(layer, keras.layers.BatchNormalization)
             for w in (layer.moving_mean, layer.moving_variance)]
@@ -50,8 +50,8 @@ def _batch_norm_statistics(model) -> list[np.ndarray]:
 def test_loaded_weights_equal_the_file(weights_file):
     import keras
 
-    from kagglekit.finetune import backbone_of
-    from kagglekit.models import create_model
+    from kagglekit.models.finetune import backbone_of
+    from kagglekit.models.registry import create_model
 
     reference = create_model("mobilenet_v3_small", (SIZE, SIZE, 3), 2)
     backbone_of(reference).load_weights(str(weights_file))
@@ -63,9 +63,9 @@ def test_loaded_weights_equal_the_file(weights_file):
 def test_stage_one_trains_the_head_only_and_stage_two_keeps_batch_norm_statistics(weights_file, tmp_path):
     import keras
 
-    from kagglekit.finetune import fit_two_stages
-    from kagglekit.run_folder import RunFolder
-    from kagglekit.training import build_compiled_model, fold_plan
+    from kagglekit.models.finetune import fit_two_stages
+    from kagglekit.runs.folder import RunFolder
+    from kagglekit.train.fold import build_compiled_model, fold_plan
 
     comp = load_competition("dogs-vs-cats")
     config = resolve_config(comp.train_defaults, model="mobilenet_v3_small", weights=str(weights_file),
@@ -103,7 +103,7 @@ def test_stage_one_trains_the_head_only_and_stage_two_keeps_batch_norm_statistic
 
 
 def create_with_file(path):
-    from kagglekit.models import create_model
+    from kagglekit.models.registry import create_model
 
     return create_model("mobilenet_v3_small", (SIZE, SIZE, 3), 2, weights=str(path))
 

@@ -14,13 +14,13 @@ import pytest
 from PIL import Image
 
 from conftest import extract_photos
-from kagglekit.catalog import build_catalog
-from kagglekit.competition import load_competition, load_competition_file
-from kagglekit.competition_toml import parse_settings, toml_value
-from kagglekit.demo import write_demo_competition
-from kagglekit.errors import KagglekitError
-from kagglekit.infer_competition import infer_definition, metric_from_kaggle
-from kagglekit.submission import build_submission, read_sample
+from kagglekit.competition.definition import load_competition, load_competition_file
+from kagglekit.competition.demo import write_demo_competition
+from kagglekit.competition.infer import infer_definition, metric_from_kaggle
+from kagglekit.competition.toml import parse_settings, toml_value
+from kagglekit.core.errors import KagglekitError
+from kagglekit.data.catalog import build_catalog
+from kagglekit.predict.submission import build_submission, read_sample
 
 pytest_plugins = ["sandbox_fixtures"]
 
@@ -464,7 +464,7 @@ def test_sandbox_refuses_a_folder_whose_definition_stays_open(project, cli, tmp_
 
 def test_sandbox_serves_a_folder_without_definition(project, make_sandbox, dogs_dir, tmp_path, monkeypatch, caplog,
                                                     run_kaggle):
-    from kagglekit.kaggle_io import competition_record
+    from kagglekit.kaggle.fetch import competition_record
 
     data = cactus(tmp_path / "served" / "bare-cactus", dogs_dir)
     monkeypatch.setattr(logging.getLogger("kagglekit"), "propagate", True)

@@ -47,8 +47,8 @@ def test_fetch_downloads_unpacks_and_second_run_is_a_no_op(cli, workdir, sandbox
 
 
 def test_fetch_dogs_vs_cats_unpacks_the_zips_in_the_zip(cli, workdir, make_sandbox, dogs_dir):
-    from kagglekit.catalog import build_train_table
-    from kagglekit.competition import load_competition
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.data.catalog import build_train_table
 
     make_sandbox(dogs_dir)
     code, out, err = cli("fetch", "-c", "dogs-vs-cats", "-q")
@@ -128,7 +128,7 @@ def test_wrong_key_is_a_401_with_what_to_do(cli, workdir, sandbox, monkeypatch):
 
 
 def test_rules_not_accepted_is_a_403_with_the_rules_url(cli, workdir, sandbox):
-    from kagglekit.competition import load_competition
+    from kagglekit.competition.definition import load_competition
 
     fetch_demo(cli)
     sandbox.configure(DEMO, rules_accepted=False)
@@ -185,9 +185,9 @@ def demo_submission(sandbox, path: Path) -> Path:
 
 
 def test_submit_wait_prints_the_score_computed_from_the_solution(cli, workdir, sandbox):
-    from kagglekit.competition import load_competition
-    from kagglekit.catalog import read_csv_text
-    from kagglekit.submission import score_submission
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.core.files import read_csv_text
+    from kagglekit.predict.submission import score_submission
 
     fetch_demo(cli)
     file = demo_submission(sandbox, workdir / "submission.csv")

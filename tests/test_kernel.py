@@ -67,7 +67,7 @@ def snapshot(folder: Path) -> dict:
 # -- build -----------------------------------------------------------------------
 
 def test_build_writes_explicit_metadata_and_one_self_contained_script(cli, workdir, monkeypatch):
-    from kagglekit.kernel import check_metadata
+    from kagglekit.kernels.build import check_metadata
 
     monkeypatch.setenv("KAGGLE_KEY", "secret-key-that-must-not-leak")
     code, out, err = cli("kernel", "build", "-c", DOGS, *TINY, "--gpu", "NvidiaTeslaT4", "--owner", "kaggler",
@@ -221,10 +221,10 @@ def test_stock_kaggle_cli_accepts_the_folder(cli, kernel_env, kernel_sandbox, ru
 
 @pytest.mark.slow
 def test_fan_out_three_folds_then_ensemble_is_a_run_folder(cli, kernel_env, kernel_sandbox):
-    from kagglekit.catalog import build_catalog
-    from kagglekit.competition import load_competition
-    from kagglekit.config import resolve_config
-    from kagglekit.crossval import assign_folds
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.core.config import resolve_config
+    from kagglekit.data.catalog import build_catalog
+    from kagglekit.train.crossval import assign_folds
 
     code, out, err = cli("kernel", "build", "-c", DEMO, "--folds", "3", "--epochs", "1", "--image-size", "16",
                          "--model", "bn_cnn_small", "--sample", "60", "--tta", "1", "--name", "digits-fan")
@@ -277,14 +277,14 @@ import logging, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from kagglekit.devices import choose_strategy
+from kagglekit.train.devices import choose_strategy
 strategy = choose_strategy()
 print("strategy", type(strategy).__name__, strategy.num_replicas_in_sync)
 logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
-from kagglekit.catalog import build_catalog
-from kagglekit.competition import load_competition
-from kagglekit.config import resolve_config
-from kagglekit.crossval import train_folds
+from kagglekit.competition.definition import load_competition
+from kagglekit.core.config import resolve_config
+from kagglekit.data.catalog import build_catalog
+from kagglekit.train.crossval import train_folds
 comp = load_competition(sys.argv[1])
 config = resolve_config(comp.train_defaults, folds=2, fold=0, epochs=1, image_size=32, batch_size=4, tta=1)
 run, scores = train_folds(build_catalog(comp, sys.argv[2], with_test=False), config, sys.argv[2], sys.argv[3])
@@ -306,7 +306,7 @@ def test_mirrored_strategy_over_two_logical_cpus(workdir, folders_competition):
 
 
 def test_precision_is_float32_on_cpu_and_mixed_on_modern_gpus():
-    from kagglekit.devices import resolve_precision
+    from kagglekit.train.devices import resolve_precision
 
     assert resolve_precision("auto", None) == "float32"
     assert resolve_precision("mixed_float16", None) == "float32"
@@ -335,7 +335,7 @@ def test_ensemble_refuses_a_folder_that_is_not_a_run(cli, workdir):
 
 
 def test_fold_kernels_of_a_long_name_keep_valid_slugs_and_stay_out_of_the_default(cli, workdir):
-    from kagglekit.kernel import build_kernel, check_name, fold_specs, spec_from_folder
+    from kagglekit.kernels.build import build_kernel, check_name, fold_specs, spec_from_folder
 
     long_name = "dogs-vs-cats-a-kernel-with-a-name-fifty-chars-long"
     assert len(long_name) == 50
@@ -353,7 +353,7 @@ def test_fold_kernels_of_a_long_name_keep_valid_slugs_and_stay_out_of_the_defaul
 
 
 def test_resume_of_a_fold_kernel_takes_its_own_fold_only_and_never_half_a_copy(tmp_path):
-    from kagglekit.kernel_entry import resume_from
+    from kagglekit.kernels.entry import resume_from
 
     earlier = tmp_path / "input" / "digits-fan"
     for k in range(3):
@@ -371,8 +371,8 @@ def test_resume_of_a_fold_kernel_takes_its_own_fold_only_and_never_half_a_copy(t
 
 
 def test_kernel_calls_retry_a_download_cut_off_partway(monkeypatch):
-    from kagglekit.errors import KagglekitError
-    from kagglekit.kernel_remote import _kernel_call
+    from kagglekit.core.errors import KagglekitError
+    from kagglekit.kernels.remote import _kernel_call
 
     monkeypatch.setenv("KAGGLEKIT_HTTP_BACKOFF", "0")
     monkeypatch.setenv("KAGGLEKIT_HTTP_ATTEMPTS", "4")

@@ -199,7 +199,7 @@ def test_versions_pattern_timeout_and_where_runs_came_from(cli, session_env, wor
 
 
 def test_session_timeout_is_the_budget_plus_prediction_within_the_platform_limit():
-    from kagglekit.kernel_remote import session_timeout
+    from kagglekit.kernels.remote import session_timeout
 
     assert session_timeout({"config": {"budget": None}, "spec": {"gpu": "NvidiaTeslaT4"}}) is None
     assert session_timeout({"config": {"budget": 3600.0}, "spec": {"gpu": None}}) == 3600 + 45 * 60
@@ -261,7 +261,7 @@ def test_a_single_push_over_the_cap_is_refused_with_kaggles_words(cli, session_e
 # -- accelerators ------------------------------------------------------------------------
 
 def test_every_accelerator_the_client_marks_retired_is_refused(cli, workdir):
-    from kagglekit.kernel import ACCELERATORS, current_accelerators, retired_accelerators
+    from kagglekit.kernels.build import ACCELERATORS, current_accelerators, retired_accelerators
 
     retired = retired_accelerators()
     assert {"nvidiateslap100", "tpuv38", "tpu1vmv38"} <= set(retired)  # the client's own table

@@ -1,4 +1,4 @@
-"""The package's shape: no import cycles, and no stage importing a later one.
+"""The package's shape: one subpackage per stage, no import cycles, and no stage importing a later one.
 
 Built from the source with ast (every import counts, the ones inside
 functions too: a lazy import is still a dependency).
@@ -11,19 +11,13 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "kagglekit"
 
-# The stages in the order data flows, after the foundation everything may use. A module
-# listed here may import only modules listed before it.
-ORDER = [
-    # foundation
-    "kagglekit", "competitions", "errors", "remote", "atomic", "progress", "config", "metrics", "archive", "run_folder",
-    # stages
-    "competition", "catalog", "competition_toml", "infer_labels", "infer_competition", "augment", "pipeline", "models", "inference",
-    "budget", "schedules", "devices", "finetune", "training", "crossval", "predict", "ensemble", "submission",
-    "kaggle_io", "run_dataset", "kernel", "kernel_entry", "kernel_remote", "kernel_logs", "code_submission",
-]
-# Beside the stages (they may import any stage, no stage imports them): tools, views, the CLI.
-BESIDE_PREFIXES = ("sandbox", "cli", "report", "preview", "explain", "runs", "bench", "bench_report", "demo",
-                   "__main__")
+# The stages in the order data flows. A stage may import itself and the stages listed before it.
+# runs/ comes before train/: training writes into the run folder that runs/ defines.
+STAGES = ["core", "competition", "data", "models", "runs", "train", "predict", "kaggle", "kernels"]
+# Beside the stages: they may import any stage, and no stage imports them.
+BESIDE = ["bench", "sandbox", "cli"]
+# The package root (the public API for notebooks) and `python -m kagglekit` sit on top of everything.
+TOP = ["kagglekit", "__main__"]
 
 
 def module_name(path: Path) -> str:
@@ -33,13 +27,15 @@ def module_name(path: Path) -> str:
 
 
 def imports_of(path: Path) -> set[str]:
-    """The kagglekit modules PATH imports (relative to the package, e.g. 'catalog' or 'sandbox.store')."""
+    """The kagglekit modules PATH imports (relative to the package, e.g. 'data.catalog' or 'kagglekit')."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            raise AssertionError(f"{path.relative_to(PACKAGE)}: relative import; write kagglekit.<stage>.<module>")
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "kagglekit":
             base = node.module.split(".", 1)[1] if "." in node.module else "kagglekit"
             found.add(base)
-            for alias in node.names:  # `from kagglekit import x` and `from kagglekit.cli import core`
+            for alias in node.names:  # `from kagglekit.cli import core` imports the module cli.core
                 candidate = alias.name if base == "kagglekit" else f"{base}.{alias.name}"
                 if (PACKAGE / Path(*candidate.split("."))).with_suffix(".py").is_file():
                     found.add(candidate)
@@ -52,8 +48,19 @@ def imports_of(path: Path) -> set[str]:
 
 def import_graph() -> dict[str, set[str]]:
     graph = {module_name(p): imports_of(p) for p in PACKAGE.rglob("*.py")}
-    # A package's __init__ is imported with any of its modules: count `sandbox` -> `sandbox.server` etc. as real edges.
     return {m: {i for i in deps if i != m} for m, deps in graph.items()}
+
+
+def package_of(module: str) -> str:
+    """The stage, tool or top-level name a module belongs to ('data.catalog' -> 'data')."""
+    return module.split(".")[0]
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    packages: dict[str, set[str]] = {}
+    for module, deps in graph.items():
+        packages.setdefault(package_of(module), set()).update(package_of(d) for d in deps)
+    return {p: deps - {p} for p, deps in packages.items()}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -82,34 +89,47 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def layer_violations(packages: dict[str, set[str]]) -> list[str]:
+    """Every import of a stage that runs back up the order, or into a tool beside the stages."""
+    rank = {p: i for i, p in enumerate(STAGES)}
+    wrong = []
+    for package in STAGES:
+        for dep in sorted(packages.get(package, ())):
+            if dep not in rank:
+                wrong.append(f"{package}/ imports {dep}, which no stage may import")
+            elif rank[dep] > rank[package]:
+                wrong.append(f"{package}/ imports the later {dep}/")
+    return wrong
+
+
 def test_the_graph_is_read_from_the_source():
     graph = import_graph()
-    assert "crossval" in graph["training"] or "training" in graph["crossval"]
-    assert "run_folder" in graph["predict"] and "inference" in graph["training"]
+    assert "runs.folder" in graph["train.fold"] and "models.inference" in graph["train.fold"]
+    assert "train" in package_graph(graph)["kernels"]
 
 
-def test_no_import_cycle():
-    assert find_cycle(import_graph()) is None, f"import cycle: {' -> '.join(find_cycle(import_graph()))}"
+def test_every_stage_is_a_folder_and_no_module_is_loose():
+    packages = {package_of(m) for m in import_graph()}
+    assert set(STAGES + BESIDE) <= packages, f"missing stage folders: {set(STAGES + BESIDE) - packages}"
+    loose = sorted(packages - set(STAGES + BESIDE + TOP))
+    assert not loose, f"put these modules into a stage folder (or add them to tests/test_layers.py): {loose}"
+
+
+def test_no_import_cycle_between_modules_or_stages():
+    graph = import_graph()
+    assert find_cycle(graph) is None, f"import cycle: {' -> '.join(find_cycle(graph))}"
+    packages = package_graph(graph)
+    assert find_cycle(packages) is None, f"stage cycle: {' -> '.join(find_cycle(packages))}"
 
 
 def test_a_cycle_would_be_found():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
 
-def test_every_module_has_a_place():
-    placed = set(ORDER)
-    loose = [m for m in import_graph() if m not in placed and not m.startswith(BESIDE_PREFIXES)]
-    assert not loose, f"add these modules to ORDER or BESIDE_PREFIXES in tests/test_layers.py: {loose}"
-
-
 def test_no_stage_imports_a_later_stage_or_a_tool():
-    graph = import_graph()
-    rank = {m: i for i, m in enumerate(ORDER)}
-    wrong = []
-    for module in ORDER:
-        for dep in graph.get(module, ()):
-            if dep not in rank:
-                wrong.append(f"{module} imports {dep}, which no stage may import")
-            elif rank[dep] >= rank[module]:
-                wrong.append(f"{module} imports the later {dep}")
-    assert not wrong, "; ".join(wrong)
+    assert layer_violations(package_graph(import_graph())) == []
+
+
+def test_an_import_back_up_the_order_would_be_found():
+    assert layer_violations({"data": {"core", "train"}, "train": {"sandbox"}}) == [
+        "data/ imports the later train/", "train/ imports sandbox, which no stage may import"]

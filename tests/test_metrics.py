@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from kagglekit.errors import KagglekitError
-from kagglekit.metrics import list_metrics, score
+from kagglekit.competition.metrics import list_metrics, score
+from kagglekit.core.errors import KagglekitError
 
 
 def test_binary_metrics():

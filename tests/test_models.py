@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from kagglekit.errors import KagglekitError
-from kagglekit.models import create_model, list_models, min_image_size, output_probabilities
+from kagglekit.core.errors import KagglekitError
+from kagglekit.models.registry import create_model, list_models, min_image_size, output_probabilities
 
 
 @pytest.mark.parametrize("name", list_models())

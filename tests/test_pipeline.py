@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from conftest import extract_photos
-from kagglekit.augment import augment_batch, get_augmentation, list_augmentations
-from kagglekit.errors import KagglekitError
-from kagglekit.pipeline import inference_dataset, training_dataset
+from kagglekit.core.errors import KagglekitError
+from kagglekit.data.augment import augment_batch, get_augmentation, list_augmentations
+from kagglekit.data.pipeline import inference_dataset, training_dataset
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_augmentation_presets():
     warped = augment_batch(images, tf.constant([1, 2]), get_augmentation("course"))
     assert warped.shape == images.shape and not np.allclose(warped, images)
     # a pure mirror is exact: only the flip is drawn
-    from kagglekit.augment import Augmentation
+    from kagglekit.data.augment import Augmentation
 
     flipped = augment_batch(images, tf.constant([5, 6]), Augmentation("flip", hflip=True)).numpy()
     for img, out in zip(images.numpy(), flipped):

@@ -6,7 +6,7 @@ import logging
 from rich.console import Console
 
 from kagglekit.cli.progress import LiveHandler, PlainHandler, progress_handler
-from kagglekit.progress import report_progress
+from kagglekit.core.progress import report_progress
 
 
 class Terminal(io.StringIO):

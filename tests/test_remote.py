@@ -72,7 +72,7 @@ QUICK_SCRIPT = textwrap.dedent('''
 
 def push_quick_kernel(folder: Path, slug: str = "quick-run") -> str:
     """Push a script kernel with the stock client's library; its session writes a run folder. Returns its id."""
-    from kagglekit.remote import connect
+    from kagglekit.kaggle.remote import connect
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "quick.py").write_text(QUICK_SCRIPT)
@@ -87,7 +87,7 @@ def push_quick_kernel(folder: Path, slug: str = "quick-run") -> str:
 
 
 def wait_complete(kernel_id: str) -> None:
-    from kagglekit.kernel_remote import wait_for
+    from kagglekit.kernels.remote import wait_for
 
     [status] = wait_for([kernel_id], timeout=120)
     assert status.status == "COMPLETE", status.failure
@@ -103,7 +103,7 @@ def quick_kernel(make_sandbox, tmp_path, monkeypatch):
 
 
 def demo_definition() -> str:
-    from kagglekit.competition import load_competition
+    from kagglekit.competition.definition import load_competition
 
     return str(load_competition(DEMO).source)
 
@@ -140,8 +140,8 @@ def test_submit_to_a_server_that_never_answers_ends_in_one_line(cli, workdir, sa
 
 
 def test_kernel_status_and_output_from_a_server_that_never_answers(quick_kernel, tmp_path, short_timeouts):
-    from kagglekit.errors import KagglekitError
-    from kagglekit.kernel_remote import download_output, statuses
+    from kagglekit.core.errors import KagglekitError
+    from kagglekit.kernels.remote import download_output, statuses
 
     sandbox, kernel_id = quick_kernel
     sandbox.faults.set(hang=100, only="GetKernelSessionStatus")
@@ -173,13 +173,13 @@ def test_kernel_status_cli_against_a_server_that_never_answers(cli, workdir, san
 
 KILLABLE = textwrap.dedent('''
     import sys
-    from kagglekit.kernel_remote import download_output
+    from kagglekit.kernels.remote import download_output
     download_output(sys.argv[1], sys.argv[2], sys.argv[3])
 ''')
 
 
 def test_a_killed_kernel_output_leaves_the_earlier_copy_as_it_was(quick_kernel, tmp_path, monkeypatch):
-    from kagglekit.kernel_remote import download_output
+    from kagglekit.kernels.remote import download_output
 
     sandbox, kernel_id = quick_kernel
     run = tmp_path / "run"
@@ -267,7 +267,7 @@ def test_sandbox_port_out_of_range_is_one_line(cli, tmp_path):
 # -- the user's key never goes into a kernel, not even inside a packed file ----------------------
 
 def test_a_kernel_build_refuses_a_key_in_a_packed_file(cli, workdir, monkeypatch):
-    from kagglekit.competition import load_competition
+    from kagglekit.competition.definition import load_competition
 
     monkeypatch.setenv("KAGGLE_KEY", "0123456789abcdef-secret")
     mine = workdir / "mine.toml"

@@ -39,7 +39,7 @@ def trained(tmp_path_factory):
 
 def check_figures(folder: Path) -> None:
     """Every PNG opens with Pillow at its fixed size; the HTML page embeds and links each one, and nothing online."""
-    from kagglekit.report import SIZES
+    from kagglekit.runs.report import SIZES
 
     page = (folder / "report.html").read_text()
     for name in FIGURES:
@@ -71,7 +71,7 @@ def test_report_command(trained, workdir, cli):
 
 
 def test_confidently_wrong_are_wrong_and_sorted(trained):
-    from kagglekit.report import confidently_wrong, load_run
+    from kagglekit.runs.report import confidently_wrong, load_run
 
     run = load_run(trained[1])
     wrong = confidently_wrong(run)
@@ -123,8 +123,8 @@ def test_report_of_two_classes_without_the_images(workdir, cli):
 
 
 def test_runs_table_and_submissions(trained, workdir, cli):
-    from kagglekit.run_folder import RunFolder, record_submission, run_dir_of
-    from kagglekit.runs import find_runs
+    from kagglekit.runs.folder import RunFolder, record_submission, run_dir_of
+    from kagglekit.runs.listing import find_runs
 
     home, run, _ = trained
     code, out, err = cli("runs", "--root", home / "runs")
@@ -166,9 +166,9 @@ def test_preview_bad_input(trained, workdir, cli, args, message):
 
 
 def test_preview_shows_what_the_network_gets(trained):
-    from kagglekit.catalog import build_train_table
-    from kagglekit.competition import load_competition
-    from kagglekit.preview import augmented_samples
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.data.catalog import build_train_table
+    from kagglekit.data.preview import augmented_samples
 
     table = build_train_table(load_competition("demo-digits"), trained[0] / "data" / "demo-digits")
     paths = list(table["path"][:4])

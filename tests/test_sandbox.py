@@ -32,7 +32,7 @@ def direct(sandbox, path: str, body: dict | None = None, headers: dict | None = 
 
 
 def api():
-    from kagglekit.remote import connect
+    from kagglekit.kaggle.remote import connect
 
     return connect()
 

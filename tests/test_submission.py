@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kagglekit.competition import load_competition
-from kagglekit.demo import write_demo_competition
-from kagglekit.errors import KagglekitError
-from kagglekit.submission import build_submission, check_submission, score_submission, write_submission
+from kagglekit.competition.definition import load_competition
+from kagglekit.competition.demo import write_demo_competition
+from kagglekit.core.errors import KagglekitError
+from kagglekit.predict.submission import build_submission, check_submission, score_submission, write_submission
 
 
 def test_dogs_labels_and_redux_probabilities(workdir, dogs_dir):

@@ -214,7 +214,7 @@ def test_help_does_not_import_tensorflow():
     ],
 )
 def test_data_problems_stop_before_training(workdir, cli, spoil, message):
-    from kagglekit.demo import write_demo_competition
+    from kagglekit.competition.demo import write_demo_competition
 
     data = write_demo_competition(workdir / "data" / "demo-digits")
     spoil(data)

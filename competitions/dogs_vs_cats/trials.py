@@ -65,10 +65,10 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     from kagglekit.cli.app import setup_logging
-    from kagglekit.catalog import build_catalog
-    from kagglekit.competition import load_competition
-    from kagglekit.config import parse_duration, resolve_config
-    from kagglekit.crossval import train_folds
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.core.config import parse_duration, resolve_config
+    from kagglekit.data.catalog import build_catalog
+    from kagglekit.train.crossval import train_folds
 
     setup_logging()
     started = time.time()
@@ -94,7 +94,7 @@ def scores_log_loss(run_dir: Path, fold: int) -> float:
     """The fold's validation log loss from its OOF predictions (the metric clips at 1e-15)."""
     import pandas as pd
 
-    from kagglekit.metrics import score
+    from kagglekit.competition.metrics import score
 
     oof = pd.read_csv(run_dir / f"fold_{fold}" / "oof.csv")
     return score("log_loss", oof["label"], oof[["p_cat", "p_dog"]].to_numpy())
@@ -105,9 +105,9 @@ def tta_check(run_dir: Path, catalog, config, fold: int) -> dict:
     import numpy as np
     import pandas as pd
 
-    from kagglekit.metrics import score
-    from kagglekit.inference import predict_paths, tta_views
-    from kagglekit.run_folder import RunFolder, load_fold_model
+    from kagglekit.competition.metrics import score
+    from kagglekit.models.inference import predict_paths, tta_views
+    from kagglekit.runs.folder import RunFolder, load_fold_model
 
     folds = pd.read_csv(run_dir / "folds.csv", dtype={"id": str})
     val = catalog.train.merge(folds, on="id")

@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from kagglekit.errors import KagglekitError
+from kagglekit.core.errors import KagglekitError
 
 app = typer.Typer(
     name="kagglekit",
@@ -61,7 +61,7 @@ def train_options(fn):
     command line, ready for config.resolve_config. Adding a field to TrainConfig
     adds the flag to `train` and `kernel build` alike.
     """
-    from kagglekit.config import TrainConfig, setting_help, setting_names, setting_types
+    from kagglekit.core.config import TrainConfig, setting_help, setting_names, setting_types
 
     parse = {f.name: f.metadata.get("parse") for f in dataclasses.fields(TrainConfig)}
     extra, annotations = [], {}
@@ -88,9 +88,9 @@ def train_options(fn):
 
 def training_config(comp, settings: dict):
     """The competition's [train] defaults with SETTINGS (from train_options) applied, names checked."""
-    from kagglekit.augment import get_augmentation
-    from kagglekit.config import resolve_config
-    from kagglekit.models import is_backbone, list_models, min_image_size
+    from kagglekit.core.config import resolve_config
+    from kagglekit.data.augment import get_augmentation
+    from kagglekit.models.registry import is_backbone, list_models, min_image_size
 
     config = resolve_config(comp.train_defaults, **settings)
     get_augmentation(config.augment)  # a bad name fails before any data is read

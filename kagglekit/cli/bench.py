@@ -32,11 +32,11 @@ def bench(
 ):
     """Time kagglekit against ImageDataGenerator, image_dataset_from_directory and plain model.fit."""
     setup_logging(quiet)
-    from kagglekit.bench import BenchSettings, run_bench
-    from kagglekit.bench_report import results_markdown, results_table
+    from kagglekit.bench.measure import BenchSettings, run_bench
+    from kagglekit.bench.results import results_markdown, results_table
     from kagglekit.cli.core import resolve_data_dir
-    from kagglekit.competition import load_competition
-    from kagglekit.atomic import write_text
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.core.atomic import write_text
 
     comp = load_competition(competition)
     settings = BenchSettings(image_size=image_size, batch_size=batch_size, augment=augment, rounds=rounds,

@@ -15,8 +15,8 @@ from kagglekit.cli.app import (
 
 def resolve_data_dir(comp, data_dir: Path | None) -> Path:
     """--data-dir, or data/<slug>; the built-in demo writes its files there on first use."""
-    from kagglekit import demo
-    from kagglekit.config import default_data_dir
+    from kagglekit.competition import demo
+    from kagglekit.core.config import default_data_dir
 
     path = data_dir or default_data_dir(comp.slug)
     if comp.slug == demo.SLUG and data_dir is None and not path.exists():
@@ -27,7 +27,7 @@ def resolve_data_dir(comp, data_dir: Path | None) -> Path:
 @command("use")
 def use(competition: Annotated[str, typer.Argument(help="Competition slug or path to its .toml.")]):
     """Set the default competition (stored in ./kagglekit.toml) so bare commands know it."""
-    from kagglekit.competition import set_default_competition
+    from kagglekit.competition.definition import set_default_competition
 
     comp = set_default_competition(competition)
     console.print(f"default competition: {comp.slug} ({comp.source})")
@@ -36,7 +36,7 @@ def use(competition: Annotated[str, typer.Argument(help="Competition slug or pat
 @command("competitions")
 def competitions():
     """List the competitions kagglekit has definitions for."""
-    from kagglekit.competition import known_competitions
+    from kagglekit.competition.definition import known_competitions
 
     for slug, path in sorted(known_competitions().items()):
         console.print(f"{slug:40s} {path}")
@@ -45,8 +45,8 @@ def competitions():
 @command("models")
 def models():
     """List the models and augmentation presets to choose from."""
-    from kagglekit.augment import list_augmentations
-    from kagglekit.models import describe_models
+    from kagglekit.data.augment import list_augmentations
+    from kagglekit.models.registry import describe_models
 
     for name, text in describe_models().items():
         console.print(f"{name:16s} {text}")
@@ -66,10 +66,10 @@ def train(
     """Train a stratified k-fold ensemble; rerunning the same command resumes it."""
     started = time.time()  # the budget counts from here
     setup_logging(quiet)
-    from kagglekit.catalog import build_catalog
-    from kagglekit.competition import load_competition
-    from kagglekit.crossval import train_folds
-    from kagglekit.run_folder import RunFolder, check_resume, default_run_dir
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.data.catalog import build_catalog
+    from kagglekit.runs.folder import RunFolder, check_resume, default_run_dir
+    from kagglekit.train.crossval import train_folds
 
     comp = load_competition(competition)
     config = training_config(comp, settings)
@@ -85,7 +85,7 @@ def train(
         console.print(f"OOF {scores['metric']}: {scores['oof_score']:.4f}  accuracy: {scores['oof_accuracy']:.4f}  "
                       f"(folds {per_fold}; {scores['n_oof']} images)")
         if not no_report and len(scores["folds"]) == config.folds:
-            from kagglekit.report import report_after_training
+            from kagglekit.runs.report import report_after_training
 
             html = report_after_training(out)
             if html:
@@ -103,11 +103,11 @@ def predict(
 ):
     """Average the run's fold models on the test images and write the submission file."""
     setup_logging(quiet)
-    from kagglekit.catalog import build_catalog
-    from kagglekit.competition import load_competition
-    from kagglekit.errors import KagglekitError
-    from kagglekit.run_folder import RunFolder, latest_run_dir
-    from kagglekit.submission import write_run_submission
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.core.errors import KagglekitError
+    from kagglekit.data.catalog import build_catalog
+    from kagglekit.predict.submission import write_run_submission
+    from kagglekit.runs.folder import RunFolder, latest_run_dir
 
     if tta is not None and tta < 1:
         raise KagglekitError("--tta must be at least 1 (1 = no test-time augmentation)")
@@ -129,8 +129,8 @@ def validate(
     data_dir: DataDir = None,
 ):
     """Check a submission file against the competition's sample submission."""
-    from kagglekit.competition import load_competition
-    from kagglekit.submission import validate_file
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.predict.submission import validate_file
 
     comp = load_competition(competition)
     df = validate_file(comp, file, resolve_data_dir(comp, data_dir))

@@ -35,11 +35,11 @@ def fetch(
     Kaggle's record of the competition, and written to competitions/<slug>/competition.toml.
     """
     setup_logging(quiet)
-    from kagglekit.competition import default_competition, load_competition
-    from kagglekit.config import default_data_dir
-    from kagglekit.errors import KagglekitError
-    from kagglekit.infer_competition import has_definition
-    from kagglekit.kaggle_io import fetch_competition
+    from kagglekit.competition.definition import default_competition, load_competition
+    from kagglekit.competition.infer import has_definition
+    from kagglekit.core.config import default_data_dir
+    from kagglekit.core.errors import KagglekitError
+    from kagglekit.kaggle.fetch import fetch_competition
 
     name = competition or default_competition()
     if file:
@@ -59,9 +59,9 @@ def fetch(
 
 
 def _fetch_files(name: str | None, names: list[str], data_dir: Path | None, force: bool, quiet: bool) -> None:
-    from kagglekit.config import default_data_dir
-    from kagglekit.errors import KagglekitError
-    from kagglekit.kaggle_io import definition_or_stand_in, fetch_files
+    from kagglekit.core.config import default_data_dir
+    from kagglekit.core.errors import KagglekitError
+    from kagglekit.kaggle.fetch import definition_or_stand_in, fetch_files
 
     if not name:
         raise KagglekitError("no competition given; pass -c SLUG (the name in the competition's URL)")
@@ -73,8 +73,8 @@ def _fetch_files(name: str | None, names: list[str], data_dir: Path | None, forc
 
 
 def _fetch_new(slug: str, data_dir: Path, force: bool, settings: list[str] | None, quiet: bool) -> None:
-    from kagglekit.competition_toml import definition_target, parse_settings
-    from kagglekit.kaggle_io import fetch_new_competition
+    from kagglekit.competition.toml import definition_target, parse_settings
+    from kagglekit.kaggle.fetch import fetch_new_competition
 
     values = parse_settings(settings)
     target = definition_target(slug, force)  # refused before a long download, not after
@@ -103,11 +103,11 @@ def init(
 ):
     """Infer a competition's definition from its files already on disk; writes competitions/<slug>/competition.toml."""
     setup_logging(False)
-    from kagglekit.competition import default_competition
-    from kagglekit.competition_toml import parse_settings
-    from kagglekit.config import default_data_dir
-    from kagglekit.errors import KagglekitError
-    from kagglekit.infer_competition import init_definition
+    from kagglekit.competition.definition import default_competition
+    from kagglekit.competition.infer import init_definition
+    from kagglekit.competition.toml import parse_settings
+    from kagglekit.core.config import default_data_dir
+    from kagglekit.core.errors import KagglekitError
 
     slug = competition or default_competition()
     if not slug:
@@ -137,10 +137,10 @@ def submit(
     For a code competition, --kernel submits a kernel version: Kaggle reruns it on the hidden test set.
     """
     setup_logging(quiet)
-    from kagglekit.competition import load_competition
-    from kagglekit.config import default_data_dir
-    from kagglekit.errors import KagglekitError
-    from kagglekit.kaggle_io import check_takes_files, default_submission_file, submit_file
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.core.config import default_data_dir
+    from kagglekit.core.errors import KagglekitError
+    from kagglekit.kaggle.fetch import check_takes_files, default_submission_file, submit_file
 
     comp = load_competition(competition)
     if kernel:
@@ -159,8 +159,8 @@ def submit(
 
 def _submit_kernel(comp, file: Path | None, kernel: str, version: int | None, output_file: str | None, message: str,
                    wait: bool) -> None:
-    from kagglekit.code_submission import DEFAULT_FILE, submit_kernel
-    from kagglekit.errors import KagglekitError
+    from kagglekit.core.errors import KagglekitError
+    from kagglekit.kernels.code_submission import DEFAULT_FILE, submit_kernel
 
     if file is not None:
         raise KagglekitError(f"give either FILE or --kernel, not both ({file}); a code competition takes a kernel "

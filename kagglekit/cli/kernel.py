@@ -23,8 +23,8 @@ Version = Annotated[Optional[int], typer.Option(
 
 def _folder(name: str | None) -> Path:
     """kernels/NAME, or the only kernel folder there is."""
-    from kagglekit.errors import KagglekitError
-    from kagglekit.kernel import KERNELS_DIR, METADATA_FILE, is_fold_kernel
+    from kagglekit.core.errors import KagglekitError
+    from kagglekit.kernels.build import KERNELS_DIR, METADATA_FILE, is_fold_kernel
 
     if name:
         folder = KERNELS_DIR / name
@@ -56,9 +56,9 @@ def build(
                                "--tta is its most test-time views.")] = None,
 ):
     """Write kernels/<name>/: checked kernel-metadata.json and one self-contained script that trains and predicts."""
-    from kagglekit.competition import load_competition
-    from kagglekit.kernel import KernelSpec, build_kernel, default_kernel_name
-    from kagglekit.kernel_remote import kernel_owner
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.kernels.build import KernelSpec, build_kernel, default_kernel_name
+    from kagglekit.kernels.remote import kernel_owner
 
     comp = load_competition(competition)
     config = training_config(comp, settings)
@@ -78,8 +78,8 @@ def _build_predict(comp, config, source: str, name: str | None, owner: str | Non
                    internet: bool) -> None:
     import dataclasses
 
-    from kagglekit.kernel import build_kernel, default_predict_name, predict_spec
-    from kagglekit.kernel_remote import kernel_owner, resolve_predict_source
+    from kagglekit.kernels.build import build_kernel, default_predict_name, predict_spec
+    from kagglekit.kernels.remote import kernel_owner, resolve_predict_source
 
     kind, ref = resolve_predict_source(source)
     spec = predict_spec(name or default_predict_name(comp), kernel_owner(owner), comp, config, ref, kind, gpu)
@@ -98,8 +98,8 @@ def push(
 ):
     """Send the kernel to Kaggle through the kaggle client and start it; prints its URL."""
     setup_logging(quiet)
-    from kagglekit.kernel import KERNELS_DIR, spec_from_folder
-    from kagglekit.kernel_remote import push_folds, push_kernel
+    from kagglekit.kernels.build import KERNELS_DIR, spec_from_folder
+    from kagglekit.kernels.remote import push_folds, push_kernel
 
     folder = _folder(name)
 
@@ -136,8 +136,8 @@ def status(
 ):
     """The session status of the pushed kernel (or of each fold's kernel); exit 1 when one failed."""
     setup_logging(quiet)
-    from kagglekit.errors import KagglekitError
-    from kagglekit.kernel_remote import followed_kernels, statuses, wait_for
+    from kagglekit.core.errors import KagglekitError
+    from kagglekit.kernels.remote import followed_kernels, statuses, wait_for
 
     folder = _folder(name)
     followed = followed_kernels(folder)
@@ -169,9 +169,9 @@ def logs(
 ):
     """The session's log as lines to read (of each fold's kernel in turn after a fan-out)."""
     setup_logging(quiet)
-    from kagglekit.errors import KagglekitError
-    from kagglekit.kernel_logs import follow_log, session_log
-    from kagglekit.kernel_remote import followed_kernels, statuses
+    from kagglekit.core.errors import KagglekitError
+    from kagglekit.kernels.logs import follow_log, session_log
+    from kagglekit.kernels.remote import followed_kernels, statuses
 
     followed = followed_kernels(_folder(name))
     versions = _versions(followed, version)
@@ -203,9 +203,9 @@ def output(
 ):
     """Download every output file of the kernel(s) into local run folders that predict, validate and submit accept."""
     setup_logging(quiet)
-    from kagglekit.kernel import read_kernel_folder
-    from kagglekit.kernel_remote import download_output, followed_kernels
-    from kagglekit.run_folder import RunFolder
+    from kagglekit.kernels.build import read_kernel_folder
+    from kagglekit.kernels.remote import download_output, followed_kernels
+    from kagglekit.runs.folder import RunFolder
 
     folder = _folder(name)
     _, record = read_kernel_folder(folder)
@@ -233,7 +233,7 @@ def ensemble(
 ):
     """Merge the folds of several runs (e.g. one kernel per fold) into one run folder for predict and submit."""
     setup_logging(quiet)
-    from kagglekit.ensemble import fold_settings, merge_runs
+    from kagglekit.runs.ensemble import fold_settings, merge_runs
 
     merged, scores = merge_runs(run_dirs, out)
     console.print(f"run folder: {merged} (folds {', '.join(sorted(scores.get('folds', {})))})")

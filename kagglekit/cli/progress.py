@@ -1,6 +1,6 @@
 """How the CLI shows kagglekit's log records: live bars on a terminal, plain lines elsewhere.
 
-Library code reports progress with kagglekit.progress.report_progress (a log
+Library code reports progress with kagglekit.core.progress.report_progress (a log
 record with a ``progress`` attribute) and never prints. On a terminal, such
 records move rich progress bars and other records are printed above them; when
 stderr is not a terminal (CI logs, pipes, tests) each record with a message is

@@ -23,11 +23,11 @@ def preview(
 ):
     """Draw training images as loaded and after augmentation, exactly as the network is fed them."""
     setup_logging(quiet)
-    from kagglekit.augment import get_augmentation
     from kagglekit.cli.core import resolve_data_dir
-    from kagglekit.competition import load_competition
-    from kagglekit.config import resolve_config
-    from kagglekit.preview import write_preview
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.core.config import resolve_config
+    from kagglekit.data.augment import get_augmentation
+    from kagglekit.data.preview import write_preview
 
     comp = load_competition(competition)
     config = resolve_config(comp.train_defaults, augment=augment, image_size=image_size)
@@ -45,7 +45,7 @@ def report(
 ):
     """Draw a run's figures (history, scores, confusion, ROC, probabilities, wrong images) and an HTML page."""
     setup_logging(quiet)
-    from kagglekit.report import write_report
+    from kagglekit.runs.report import write_report
 
     written = write_report(run_dir, out)
     console.print(f"report: {written['html']} ({len(written) - 1} figures in {written['html'].parent})")
@@ -77,7 +77,7 @@ def runs(
     """List the runs on disk: settings, OOF score, time taken, submissions, and the kernel that trained each one."""
     from rich.table import Table
 
-    from kagglekit.runs import find_runs
+    from kagglekit.runs.listing import find_runs
 
     found = find_runs(competition, root)
     if not found:
@@ -109,9 +109,9 @@ def explain_model(
 ):
     """Show a model's layers: output shapes, parameters, and for each convolution and pooling its receptive field."""
     setup_logging(quiet=True)
-    from kagglekit.competition import default_competition, load_competition
-    from kagglekit.config import TrainConfig, resolve_config
-    from kagglekit.explain import explain_model as explain
+    from kagglekit.competition.definition import default_competition, load_competition
+    from kagglekit.core.config import TrainConfig, resolve_config
+    from kagglekit.models.explain import explain_model as explain
 
     n_classes, defaults = 2, {}
     if competition or default_competition():

@@ -20,7 +20,7 @@ def upload_run(
 ):
     """Publish a run's finished folds and settings as a private Kaggle dataset, for an inference kernel to mount."""
     setup_logging(quiet)
-    from kagglekit.run_dataset import upload_run as publish
+    from kagglekit.kaggle.upload_run import upload_run as publish
 
     published = publish(run_dir, dataset, message)
     what = "created dataset" if published.created else "new version of dataset"

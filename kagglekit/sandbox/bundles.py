@@ -24,9 +24,9 @@ from datetime import datetime, timezone
 from email.utils import formatdate
 from pathlib import Path
 
-from kagglekit.atomic import atomic_open
-from kagglekit.competition import Competition, known_competitions, load_competition, load_competition_file
-from kagglekit.errors import KagglekitError
+from kagglekit.competition.definition import Competition, known_competitions, load_competition, load_competition_file
+from kagglekit.core.atomic import atomic_open
+from kagglekit.core.errors import KagglekitError
 
 log = logging.getLogger("kagglekit.sandbox")
 NOT_SERVED = {"competition.toml", "README.md"}
@@ -113,7 +113,7 @@ def _definition(folder: Path) -> Competition:
         return load_competition_file(toml)
     if folder.name in known_competitions():
         return load_competition(folder.name)
-    from kagglekit.infer_competition import infer_definition
+    from kagglekit.competition.infer import infer_definition
 
     how = (f"write {toml}, or run 'kagglekit init -c {folder.name} --data-dir {folder} --set {{key}}=VALUE' "
            "here (the sandbox finds that definition by the folder's name)")
@@ -168,7 +168,7 @@ def file_zip(bundle: Bundle, name: str, cache_dir: Path) -> Path:
 
 def demo_bundle(cache_dir: Path) -> Bundle:
     """The built-in demo competition, written into CACHE_DIR on first use."""
-    from kagglekit import demo
+    from kagglekit.competition import demo
 
     folder = demo.write_demo_competition(Path(cache_dir) / demo.SLUG)
     return load_bundle(folder, load_competition(demo.SLUG))
@@ -176,7 +176,7 @@ def demo_bundle(cache_dir: Path) -> Bundle:
 
 def demo_code_bundle(cache_dir: Path) -> Bundle:
     """The built-in code competition (the digits with a hidden test set), written into CACHE_DIR on first use."""
-    from kagglekit import demo
+    from kagglekit.competition import demo
 
     folder = demo.write_demo_code_competition(Path(cache_dir) / demo.CODE_SLUG, HIDDEN)
     return load_bundle(folder, load_competition(demo.CODE_SLUG))

@@ -18,7 +18,7 @@ from kagglesdk.competitions.types import competition_api_service as api
 from kagglesdk.competitions.types.submission_status import SubmissionStatus
 from kagglesdk.security.types.oauth_service import IntrospectTokenRequest, IntrospectTokenResponse
 
-from kagglekit.errors import KagglekitError
+from kagglekit.core.errors import KagglekitError
 from kagglekit.sandbox.routes import COMPETITIONS, OAUTH, ApiError, Call, Redirect, route
 from kagglekit.sandbox.store import utc_now
 
@@ -38,7 +38,7 @@ def _bundle(call: Call, slug: str, need_rules: bool = True):
 @route(COMPETITIONS, "ListCompetitions")
 def list_competitions(call: Call):
     """The served competitions whose slug or title holds every word searched for, with their evaluation metric."""
-    from kagglekit.metrics import get_metric
+    from kagglekit.competition.metrics import get_metric
 
     req = api.ApiListCompetitionsRequest.from_dict(call.body)
     words = (req.search or "").lower().split()
@@ -181,7 +181,7 @@ def create_submission(call: Call):
 
 def score_upload(bundle, path) -> tuple[str | None, str | None]:
     """(public score, None) for a valid file, or (None, the reason it cannot be scored)."""
-    from kagglekit.submission import check_submission, read_csv_text, read_sample, score_submission
+    from kagglekit.predict.submission import check_submission, read_csv_text, read_sample, score_submission
 
     if bundle.solution is None:
         return None, f"the sandbox has no solution file for {bundle.slug}, so it cannot score submissions"

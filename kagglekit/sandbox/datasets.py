@@ -29,8 +29,8 @@ from kagglesdk.blobs.types.blob_api_service import ApiStartBlobUploadRequest, Ap
 from kagglesdk.datasets.types import dataset_api_service as api
 from kagglesdk.datasets.types.dataset_enums import DatabundleVersionStatus
 
-from kagglekit.atomic import atomic_folder
-from kagglekit.errors import KagglekitError
+from kagglekit.core.atomic import atomic_folder
+from kagglekit.core.errors import KagglekitError
 from kagglekit.sandbox.routes import BLOBS, DATASETS, ApiError, Call, route
 from kagglekit.sandbox.store import utc_now
 
@@ -93,7 +93,7 @@ def _uploaded(call: Call, files) -> list[tuple[str, Path, str]]:
 
 def _write_version(call: Call, ref: str, number: int, files: list[tuple[str, Path, str]]) -> list[str]:
     """Store a version's files, zips decompressed into folders of their name; the paths it holds."""
-    from kagglekit.archive import extract_once
+    from kagglekit.core.archive import extract_once
 
     folder = version_dir(call.sandbox, ref, number)
     try:

@@ -41,7 +41,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from kagglesdk.kernels.types import kernels_api_service as api
 from kagglesdk.kernels.types.kernels_enums import KernelExecutionType, KernelWorkerStatus
 
-from kagglekit.kernel import ACCELERATORS
+from kagglekit.kernels.build import ACCELERATORS
 from kagglekit.sandbox.datasets import attach as attach_datasets, mount as mount_datasets
 from kagglekit.sandbox.routes import KERNELS, ApiError, Call, Redirect, route
 from kagglekit.sandbox.session_logs import SessionLog, kaggle_log, send_kept_log, send_live_log

@@ -31,7 +31,7 @@ from kagglesdk.competitions.types.competition_api_service import (
 )
 from kagglesdk.competitions.types.submission_status import SubmissionStatus
 
-from kagglekit.errors import KagglekitError
+from kagglekit.core.errors import KagglekitError
 import kagglekit.sandbox.kernels as kernels
 from kagglekit.sandbox.competitions import _bundle, _check_allowed
 from kagglekit.sandbox.routes import COMPETITIONS, ApiError, Call, route
@@ -177,7 +177,7 @@ def _outcome(bundle, code: int | None, limit: float, session: Path, file_name: s
 
 def _score(bundle, written: Path, mounted: Path) -> float:
     """The file's score against the hidden solution, after the checks of its rows and columns."""
-    from kagglekit.submission import check_submission, read_csv_text, read_sample, score_submission
+    from kagglekit.predict.submission import check_submission, read_csv_text, read_sample, score_submission
 
     _, solution = bundle.rerun_files()
     if solution is None:

@@ -30,13 +30,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from kagglekit.atomic import write_bytes, write_text
-from kagglekit.errors import KagglekitError
+from kagglekit.core.atomic import write_bytes, write_text
+from kagglekit.core.errors import KagglekitError
 from kagglekit.sandbox.bundles import Bundle, bundle_zip, discover, file_zip
 from kagglekit.sandbox.faults import Faults
 from kagglekit.sandbox.kernels import Sessions
-from kagglekit.sandbox.routes import ApiError, Call, Redirect, load_routes
 from kagglekit.sandbox.reruns import recover as recover_reruns
+from kagglekit.sandbox.routes import ApiError, Call, Redirect, load_routes
 from kagglekit.sandbox.store import Store
 
 log = logging.getLogger("kagglekit.sandbox")

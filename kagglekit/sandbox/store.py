@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kagglekit.atomic import write_json
+from kagglekit.core.atomic import write_json
 
 DEFAULT_USER = "kaggler"
 

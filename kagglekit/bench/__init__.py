@@ -1,0 +1,1 @@
+"""Benchmarks (beside the stages): kagglekit against the alternatives, measured side by side in one process."""

@@ -1,0 +1,187 @@
+"""What a kagglekit kernel does once Kaggle runs it (the script kernel.py builds calls ``main``).
+
+Inside Kaggle the competition is mounted read-only at /kaggle/input/<slug>/
+(archives as published) and /kaggle/working is kept as the version's output.
+The kernel makes /kaggle/working the run folder, so what `kagglekit kernel
+output` downloads is a run folder `predict`, `validate` and `submit` accept:
+  1. copy the finished folds (and a killed fold's checkpoints) of an earlier
+     version's output (kernel_sources, mounted under /kaggle/input) into it;
+  2. train the folds still missing with the settings it was built with,
+     checkpointing each epoch (a fold that finished is never trained again);
+  3. predict the test images into submission.csv (unless a fold of a fan-out).
+An inference kernel (``kernel build --predict-from``) trains nothing: it finds
+the folds of its source where Kaggle mounted it and predicts whatever test
+images the competition mounts at run time (predict_only).
+Archives are extracted into a temporary cache (KAGGLEKIT_CACHE), never beside
+the input. Without --budget, training stops in time to predict before the
+session limit (12 h, 9 h on TPU).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from kagglekit.core.atomic import write_json
+from kagglekit.core.errors import KagglekitError
+from kagglekit.runs.folder import RunFolder, copy_fold, copy_run_files
+
+log = logging.getLogger("kagglekit")
+
+INPUT_ENV, WORKING_ENV = "KAGGLEKIT_KAGGLE_INPUT", "KAGGLEKIT_KAGGLE_WORKING"
+PREDICT_RESERVE = 45 * 60  # seconds of the session kept for prediction and writing outputs
+LOG_FILE = "kagglekit.log"
+
+
+def kaggle_roots() -> tuple[Path, Path]:
+    """(input root, working folder): /kaggle/input and /kaggle/working unless the env moves them."""
+    return Path(os.environ.get(INPUT_ENV, "/kaggle/input")), Path(os.environ.get(WORKING_ENV, "/kaggle/working"))
+
+
+def competition_dir(input_root: Path, slug: str) -> Path:
+    """Where Kaggle mounted the competition's files."""
+    for candidate in (input_root / slug, input_root / "competitions" / slug):
+        if candidate.is_dir():
+            return candidate
+    found = sorted(p.name for p in input_root.iterdir()) if input_root.is_dir() else []
+    raise KagglekitError(f"the competition's files are not in {input_root / slug} (found: {', '.join(found) or 'nothing'}); "
+                         f"add the competition {slug} as an input of the kernel")
+
+
+def _earlier_output(input_root: Path, name: str) -> RunFolder | None:
+    for candidate in (input_root / name, *input_root.glob(f"notebooks/*/{name}")):
+        if RunFolder(candidate).is_run():
+            return RunFolder(candidate)
+    return None
+
+
+def resume_from(input_root: Path, names: list[str], working: Path, only: int | None = None) -> list[str]:
+    """Copy the folds of earlier outputs (by kernel slug) into WORKING; the folds taken over.
+
+    ONLY (the fold of a fan-out kernel) limits the copy to that fold, so the
+    kernel's output holds one fold and `ensemble` can merge it with the others.
+    """
+    taken = []
+    here = RunFolder(working)
+    for name in names:
+        earlier = _earlier_output(input_root, name)
+        if earlier is None:
+            log.warning("no earlier output of kernel %s under %s; starting without it", name, input_root)
+            continue
+        copy_run_files(earlier, here)
+        for fold in earlier.folds():
+            if only is None or fold.number == only:
+                what = copy_fold(fold, here)
+                taken += [what] if what else []
+        log.info("resuming from %s: %s", earlier.path, ", ".join(taken) or "no folds")
+    return taken
+
+
+def _setup_logging(working: Path) -> None:
+    class _Lines(logging.Filter):
+        def filter(self, record):  # bar-only progress records carry no line
+            return not getattr(record, "transient", False)
+
+    fmt = logging.Formatter("%(asctime)s %(levelname)s: %(message)s", "%H:%M:%S")
+    logger = logging.getLogger("kagglekit")
+    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(working / LOG_FILE)):
+        handler.setFormatter(fmt)
+        handler.addFilter(_Lines())
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def run(options: dict, competition_file: Path, input_root: Path, working: Path, started: float) -> dict:
+    """Resume, train, predict; return the summary written to kernel.json."""
+    from kagglekit.competition.definition import load_competition_file
+    from kagglekit.core.config import check_config, config_from_json
+    from kagglekit.data.catalog import build_catalog
+    from kagglekit.train.crossval import train_folds
+
+    if options.get("predict_from"):
+        return predict_only(options, competition_file, input_root, working, started)
+    comp = load_competition_file(competition_file)
+    config = config_from_json(options["config"])
+    if config.budget is None:  # stop training in time to predict before Kaggle ends the session
+        config = config.replace(budget=max(options["session_seconds"] - PREDICT_RESERVE, 600))
+    check_config(config)
+    data_dir = competition_dir(input_root, comp.slug)
+    resumed = resume_from(input_root, options.get("resume_from") or [], working, only=config.fold)
+    catalog = build_catalog(comp, data_dir, with_test=options["predict"])
+    _, scores = train_folds(catalog, config, data_dir, working, started=started)
+    summary = {"kernel": options.get("kernel"), "competition": comp.slug, "resumed": resumed, "scores": scores}
+    if options["predict"]:
+        from kagglekit.predict.submission import write_run_submission
+
+        summary["submission"] = write_run_submission(working, catalog, data_dir, RunFolder(working).submission)
+    return summary
+
+
+def mounted_run(input_root: Path, source: dict) -> RunFolder:
+    """The run folder of an inference kernel's source (SOURCE: kind and OWNER/SLUG), wherever Kaggle mounted it:
+    input/<slug>/, or input/notebooks|datasets/<owner>/<slug>/, at its top or one folder down."""
+    owner, slug = source["ref"].split("/")[:2]
+    where = "notebooks" if source["kind"] == "kernel" else "datasets"
+    for mount in (input_root / slug, input_root / where / owner / slug, *sorted(input_root.glob(f"{where}/*/{slug}"))):
+        for folder in (mount, *sorted(p for p in mount.glob("*") if p.is_dir())):
+            if RunFolder(folder).is_run():
+                return RunFolder(folder)
+    found = sorted(p.name for p in input_root.iterdir()) if input_root.is_dir() else []
+    raise KagglekitError(f"the trained folds of {source['kind']} {source['ref']} are not under {input_root} "
+                         f"(found: {', '.join(found) or 'nothing'}); attach it as an input of this kernel")
+
+
+def predict_only(options: dict, competition_file: Path, input_root: Path, working: Path, started: float) -> dict:
+    """An inference kernel: the source's folds on the test images mounted now; returns the summary for kernel.json."""
+    from kagglekit.competition.definition import load_competition_file
+    from kagglekit.core.config import config_from_json
+    from kagglekit.data.catalog import build_test_catalog
+    from kagglekit.predict.submission import write_planned_submission
+
+    comp = load_competition_file(competition_file)
+    config = config_from_json(options["config"])
+    source = mounted_run(input_root, options["predict_from"])
+    trained_for = source.read_record(required=False).get("competition")
+    if trained_for and trained_for != comp.slug:
+        raise KagglekitError(f"the folds in {source.path} were trained for {trained_for}, not {comp.slug}; "
+                             "build the kernel with --predict-from a run of this competition")
+    data_dir = competition_dir(input_root, comp.slug)
+    oof = source.read_oof()
+    catalog = build_test_catalog(comp, data_dir, oof["label"] if oof is not None else [])
+    rerun = bool(os.environ.get("KAGGLE_IS_COMPETITION_RERUN"))
+    log.info("predicting %d test images of %s%s with the folds in %s", len(catalog.test), comp.slug,
+             " (the competition's rerun)" if rerun else "", source.path)
+    copy_run_files(source, RunFolder(working))  # the settings predicted with: `kernel output` brings home a run folder
+    time_left = options["time_limit"] - (time.time() - started)
+    written = write_planned_submission(source.path, catalog, data_dir, RunFolder(working).submission, time_left,
+                                       config.tta)
+    return {"kernel": options.get("kernel"), "competition": comp.slug, "predicted_with": options["predict_from"],
+            "rerun": rerun, "submission": written}
+
+
+def main(options: dict, competition_file: Path) -> None:
+    """The kernel's entry point: run, log, and exit 1 with the reason when something is wrong."""
+    started = time.time()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    input_root, working = kaggle_roots()
+    working.mkdir(parents=True, exist_ok=True)
+    # Extracted archives and check results go to a scratch folder: never into the input, not into the output.
+    os.environ.setdefault("KAGGLEKIT_CACHE", str(Path(tempfile.gettempdir()) / "kagglekit-cache"))
+    _setup_logging(working)
+    log.info("kagglekit %s (from %s) kernel %s: %s", options.get("kagglekit"), Path(__file__).resolve().parent,
+             options.get("kernel"), json.dumps(options["config"]))
+    try:
+        summary = run(options, Path(competition_file), input_root, working, started)
+    except KagglekitError as exc:
+        log.error("%s", exc)
+        sys.exit(1)
+    summary["seconds"] = round(time.time() - started, 1)
+    write_json(working / "kernel.json", summary)
+    log.info("done in %.0fs; outputs in %s", summary["seconds"], working)

@@ -1,0 +1,138 @@
+"""Cross-validation: stratified folds, one fit per fold, OOF predictions and scores in a run folder.
+
+The run folder's layout and its resume rules belong to kagglekit.runs.folder;
+this stage decides the folds, trains the ones still missing (sharing a
+--budget among them) and gathers their out-of-fold predictions into scores.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kagglekit.core.config import TrainConfig
+from kagglekit.core.errors import KagglekitError
+from kagglekit.data.catalog import Catalog
+from kagglekit.runs.folder import RunFolder, default_run_dir
+
+log = logging.getLogger("kagglekit")
+
+
+def library_versions() -> dict:
+    """Versions of what decides the numbers, saved with every run."""
+    import importlib.metadata as md
+
+    versions = {"python": platform.python_version()}
+    for name in ("kagglekit", "tensorflow", "keras", "numpy", "pandas", "scikit-learn", "pillow"):
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            versions[name] = None
+    if versions.get("tensorflow") is None:  # e.g. tensorflow-cpu, or Kaggle's own build
+        import tensorflow as tf
+
+        versions["tensorflow"] = tf.__version__
+    return versions
+
+
+def assign_folds(train: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
+    """Training ids with their fold, stratified by class (after --sample, if given)."""
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    table = train[["id", "label"]]
+    if config.sample and config.sample < len(table):
+        table, _ = train_test_split(table, train_size=config.sample, stratify=table["label"], random_state=config.seed)
+    counts = np.bincount(table["label"])
+    smallest = int(counts[counts > 0].min())
+    if smallest < config.folds:
+        raise KagglekitError(
+            f"a class has only {smallest} training images, fewer than --folds {config.folds}; use fewer folds or more data"
+        )
+    folds = np.empty(len(table), dtype=int)
+    splitter = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
+    for k, (_, val) in enumerate(splitter.split(np.zeros(len(table)), table["label"])):
+        folds[val] = k
+    return pd.DataFrame({"id": table["id"].to_numpy(), "fold": folds}).sort_values("id", kind="stable").reset_index(drop=True)
+
+
+def run_record(catalog: Catalog, n_train: int, data_dir: Path) -> dict:
+    """What run.json says about where a run's data came from and what computed it."""
+    return {
+        "competition": catalog.competition.slug,
+        "competition_file": str(catalog.competition.source),
+        "data_dir": str(Path(data_dir).resolve()),
+        "versions": library_versions(),
+        "n_train": n_train,
+        "skipped_train": [Path(p).name for p in catalog.skipped_train],
+    }
+
+
+def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: Path | None = None,
+                started: float | None = None) -> tuple[Path, dict]:
+    """Train every fold (or only config.fold), skipping finished ones; return the run folder and its scores.
+
+    With config.budget, the run ends by STARTED (default: now) + budget with the folds that fit.
+    """
+    from kagglekit.runs.oof import collect_oof
+    from kagglekit.train.budget import fold_deadline
+    from kagglekit.train.fold import fit_fold, run_precision
+
+    comp = catalog.competition
+    run = RunFolder(run_dir or default_run_dir(comp.slug, config))
+    folds = assign_folds(catalog.train, config)
+    run.prepare(config, folds, run_record(catalog, len(folds), data_dir))
+    train = catalog.train.merge(folds, on="id")
+    todo = [config.fold] if config.fold is not None else list(range(config.folds))
+    deadline = (started or time.time()) + config.budget if config.budget else None
+    trained, precision = [], None
+    for k in todo:
+        if run.fold(k).done:
+            log.info("fold %d/%d already trained; skipping (delete %s to retrain)", k + 1, config.folds, run.fold(k).path)
+            continue
+        this_deadline = None
+        if deadline:  # share what is left equally among the folds still to train
+            left = [j for j in todo if j >= k and not run.fold(j).done]
+            this_deadline = fold_deadline(deadline, len(left))
+            if trained and not _fold_fits(trained[-1], this_deadline - time.time()):
+                log.warning("time budget: %s left, too little for fold %d (the last fold took %ss); "
+                            "ending with the %d finished folds", _seconds(deadline - time.time()), k + 1,
+                            trained[-1]["seconds"], len(trained))
+                break
+        log.info("fold %d/%d: %d training, %d validation images", k + 1, config.folds,
+                 int((train["fold"] != k).sum()), int((train["fold"] == k).sum()))
+        if precision is None:  # chosen once per run (measured on the first fold's batches), recorded for resumes
+            precision = run_precision(comp, config, train[train["fold"] != k], run)
+        result = fit_fold(comp, config, train[train["fold"] != k], train[train["fold"] == k], run, k, this_deadline,
+                          precision)
+        trained.append(result)
+        log.info("fold %d/%d: %s %.4f, accuracy %.4f (best epoch %s)", k + 1, config.folds,
+                 comp.metric, result["score"], result["accuracy"], result["best_epoch"])
+    scores = collect_oof(run.path, comp)
+    if deadline and trained:
+        log.info("%s", budget_summary(config.budget, deadline - config.budget, trained))
+    return run.path, scores
+
+
+def budget_summary(budget: float, started: float, trained: list[dict], now: float | None = None) -> str:
+    """One line on how --budget was spent: time per fold and epochs, and what was left unused."""
+    now = time.time() if now is None else now
+    folds = ", ".join(f"fold {r['fold']} {r.get('epochs_run', '?')} epochs in {_seconds(r['seconds'])}" for r in trained)
+    used = now - started
+    return (f"time budget {_seconds(budget)}: {_seconds(used)} used ({folds}); "
+            f"{_seconds(max(budget - used, 0))} left unused")
+
+
+def _fold_fits(last: dict, seconds_left: float) -> bool:
+    """Whether a fold gets time for at least two epochs, judged by the fold trained before it."""
+    epochs = max(last.get("epochs_run") or 1, 1)
+    per_epoch = last["seconds"] / epochs
+    return seconds_left >= 2 * per_epoch
+
+
+def _seconds(seconds: float) -> str:
+    return f"{max(seconds, 0):.0f}s"

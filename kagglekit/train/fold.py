@@ -1,0 +1,337 @@
+"""Fitting one fold: model, callbacks, checkpoints that survive a crash, out-of-fold predictions.
+
+The fold's files (best.keras, history.csv, backup/, oof.csv, result.json) are
+named by kagglekit.runs.folder. best.keras is renamed into place, never
+half-written; backup/ holds BackupAndRestore's state so a killed run resumes
+from its last finished epoch; result.json is written last and marks the fold
+as done, with the settings it was trained with.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from kagglekit.competition.definition import Competition
+from kagglekit.core.atomic import write_json
+from kagglekit.core.config import BUDGET_MAX_EPOCHS, TrainConfig, config_to_json
+from kagglekit.core.progress import report_progress
+from kagglekit.models.inference import predict_paths, tta_views
+from kagglekit.runs.folder import FoldFiles, RunFolder, load_fold_model, read_history
+
+log = logging.getLogger("kagglekit")
+
+
+def fold_plan(config: TrainConfig, deadline: float | None, steps: int):
+    """The fold's time plan: it times the first steps and decides how many epochs fit its share of --budget."""
+    from kagglekit.train.budget import FoldPlan
+
+    return FoldPlan(config.epochs, steps, deadline, reserve_per_val=len(tta_views(config.augment, config.tta)))
+
+
+def _callbacks(config: TrainConfig, fold: FoldFiles, n_folds: int, plan, stage: int = 0):
+    """The fold's callbacks. STAGE 1 (fine-tuning's head-only epochs) runs at a constant rate without early
+    stopping; STAGE 2 schedules the rate over the epochs after it; 0: one stage, as for a model from scratch."""
+    from kagglekit.train.schedules import LearningRate
+
+    history = read_history(fold)
+    best_so_far = float(history["val_loss"].min()) if "val_loss" in history and len(history) else None
+    partial = fold.partial_model
+    backup_kwargs = {"double_checkpoint": True} if "double_checkpoint" in inspect.signature(
+        keras.callbacks.BackupAndRestore).parameters else {}
+    if stage == 1:
+        schedule = []
+    elif config.schedule == "plateau":
+        schedule = [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, config.patience // 2))]
+    else:
+        skip = config.head_epochs if stage == 2 else 0
+        schedule = [LearningRate(config.schedule, config.learning_rate, config.warmup, plan, skip_epochs=skip)]
+    return [
+        plan,
+        *schedule,
+        LogLearningRate(),  # before CSVLogger: every stage logs the same columns into one history.csv
+        keras.callbacks.CSVLogger(str(fold.history), append=True),
+        # The checkpoint goes to a temporary name and is renamed by PublishCheckpoint,
+        # so best.keras is always a complete file; after a restart, only a better
+        # model than the best already on disk replaces it.
+        keras.callbacks.ModelCheckpoint(
+            str(partial), monitor="val_loss", save_best_only=True, initial_value_threshold=best_so_far
+        ),
+        PublishCheckpoint(partial, fold.model),
+        # A cosine or one-cycle schedule decides the end itself; its high-rate phase would trip early stopping.
+        *([keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)]
+          if config.schedule == "plateau" and stage != 1 else []),
+        keras.callbacks.BackupAndRestore(str(fold.backup), **backup_kwargs),
+        EpochLog(fold.number, n_folds, plan),
+    ]
+
+
+class LogLearningRate(keras.callbacks.Callback):
+    """Puts the epoch's learning rate into its logs, whichever schedule (or none) set it."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+class PublishCheckpoint(keras.callbacks.Callback):
+    """Renames a freshly written checkpoint into place: the rename is atomic, the write is not."""
+
+    def __init__(self, partial: Path, final: Path):
+        super().__init__()
+        self.partial, self.final = Path(partial), Path(final)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.partial.exists():
+            os.replace(self.partial, self.final)
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One progress line per epoch: fold, epoch, metrics, and the fold's time left.
+
+    The epoch count is the plan's (FoldPlan): --epochs, or fewer when --budget cuts the fold.
+    """
+
+    def __init__(self, fold: int, n_folds: int, plan):
+        super().__init__()
+        self.fold, self.n_folds, self.plan = fold, n_folds, plan
+
+    @property
+    def epochs(self) -> int:
+        return self.plan.planned
+
+    def on_train_begin(self, logs=None):
+        self.started = time.monotonic()
+        self.first_epoch = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.shown = epoch, 0.0
+        if self.first_epoch is None:
+            self.first_epoch = epoch
+            if epoch:
+                log.info("fold %d: resuming at epoch %d", self.fold, epoch + 1)
+
+    def on_train_batch_end(self, batch, logs=None):
+        # Bar-only records (no line in plain output), at most a few per second.
+        if time.monotonic() - self.shown > 0.25:
+            self.shown = time.monotonic()
+            report_progress(log, "batch", f"  epoch {self.epoch + 1}/{self.epochs} batches",
+                            batch + 1, self.params.get("steps"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        done = epoch + 1 - self.first_epoch
+        per_epoch = (time.monotonic() - self.started) / max(done, 1)
+        left = per_epoch * (self.epochs - epoch - 1)
+        metrics = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k != "learning_rate")
+        steps = self.params.get("steps") or 1
+        report_progress(log, "batch", "  batches", steps, steps)  # closes the epoch's bar
+        report_progress(log, "fold", f"fold {self.fold + 1}/{self.n_folds} epochs", epoch + 1, self.epochs,
+                        "fold %d/%d  epoch %d/%d  %s  (%.0fs/epoch, ~%s left in fold)",
+                        self.fold + 1, self.n_folds, epoch + 1, self.epochs, metrics, per_epoch, _duration(left))
+
+    def on_train_end(self, logs=None):
+        report_progress(log, "fold", "fold done", self.epochs, self.epochs)  # early stopping ends the bar too
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    return labels.astype("float32").reshape(-1, 1) if n_classes == 2 else labels.astype("int32")
+
+
+def build_compiled_model(comp: Competition, config: TrainConfig, jit: bool = False, stage: int = 0,
+                         learning_rate: float | None = None):
+    """The configured model, compiled with Adam (AdamW with weight decay) and the loss that fits its head.
+
+    JIT compiles the training step with XLA (devices.Precision decides). STAGE 1 or 2 of fine-tuning
+    freezes the backbone, or unfreezes it (finetune.py), before compiling; LEARNING_RATE overrides the setting's.
+    """
+    from kagglekit.models.finetune import freeze_backbone, unfreeze_backbone
+    from kagglekit.models.registry import create_model
+
+    model = create_model(config.model, (config.image_size, config.image_size, 3), comp.n_classes, config.weights)
+    if stage == 1:
+        freeze_backbone(model)
+    elif stage == 2:
+        unfreeze_backbone(model, config.unfreeze)
+    rate = learning_rate or config.learning_rate
+    if comp.n_classes == 2:
+        loss = keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing)
+    else:  # Keras smooths one-hot targets only; sparse labels train unsmoothed
+        loss = keras.losses.SparseCategoricalCrossentropy()
+    if config.weight_decay:
+        optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+    else:
+        optimizer = keras.optimizers.Adam(rate)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=jit)
+    return model
+
+
+PROBE_BATCHES = 5
+MIN_PROBE_STEPS = 2000  # training steps per fold below which --precision auto does not measure
+MIN_PROBE_BUDGET = 600  # seconds of --budget below which it does not either
+
+
+def run_precision(comp: Competition, config: TrainConfig, train_rows: pd.DataFrame, run: RunFolder):
+    """The precision RUN's folds train with: recorded by an earlier start of the run, or chosen now (and recorded).
+
+    On a CPU with --precision auto the choice is measured on the first batches of
+    TRAIN_ROWS; measurements are cached per model shape and machine, so that a
+    second run of the same shape does not measure again.
+    """
+    from kagglekit.train.devices import Precision, precision_for
+
+    recorded = run.read_precision()
+    if recorded is not None:
+        return Precision.from_json(recorded)
+    steps = config.epochs * -(-len(train_rows) // config.batch_size)
+    planned_by_budget = config.budget and config.epochs >= BUDGET_MAX_EPOCHS  # else the epochs bound the run
+    worth = config.budget >= MIN_PROBE_BUDGET if planned_by_budget else steps >= MIN_PROBE_STEPS
+    if config.precision == "auto" and not worth:
+        # The measurement costs about as much as a few hundred steps: on a short run it cannot pay off.
+        precision = Precision("float32")
+    else:
+        precision = precision_for(config, lambda: _cached_probe(comp, config, train_rows))
+    run.record_precision(precision.to_json())
+    return precision
+
+
+def _cached_probe(comp: Competition, config: TrainConfig, train_rows: pd.DataFrame):
+    import tensorflow as tf
+
+    from kagglekit.data.catalog import cache_dir
+    from kagglekit.data.pipeline import training_dataset
+    from kagglekit.train.devices import StepSpeed, cpu_features, probe_speeds
+
+    key = json.dumps([config.model, config.image_size, config.batch_size, comp.n_classes, config.weights,
+                      cpu_features(), tf.__version__])
+    path = cache_dir() / "precision-probes.json"
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cached = {}
+    if key in cached:
+        return [StepSpeed(**s) for s in cached[key]]
+    rows = train_rows.head(config.batch_size * PROBE_BATCHES)
+    ds = training_dataset(list(rows["path"]), _targets(rows["label"].to_numpy(), comp.n_classes), config.image_size,
+                          config.batch_size, config.augment, seed=config.seed, cache=None)
+    batches = [(x.numpy(), y.numpy()) for x, y in ds.take(PROBE_BATCHES)]
+    log.info("precision auto: timing a few training steps in float32 and mixed bfloat16, with and without XLA")
+    speeds = probe_speeds(lambda jit: build_compiled_model(comp, config, jit), batches)
+    write_json(path, {**cached, key: [vars(s) for s in speeds]})
+    return speeds
+
+
+def check_backup(model, fold: FoldFiles) -> None:
+    """Drop a BackupAndRestore state that a crash mid-write left unreadable, so the fold restarts cleanly.
+
+    Keras falls back to the previous copy (.bkp) by itself when it has one;
+    only when no copy loads is the backup removed, with a warning.
+    """
+    weights = fold.backup / "latest.weights.h5"
+    if not weights.exists():
+        return
+    for candidate in (weights, weights.with_name(weights.name + ".bkp")):
+        try:
+            json.loads((fold.backup / "training_metadata.json").read_text() or "{}")
+            model.load_weights(str(candidate))
+            return
+        except Exception:  # noqa: BLE001 - any failure to read means the copy is damaged
+            continue
+    log.warning("fold %d: the backup in %s is damaged; restarting the fold from its first epoch", fold.number, fold.backup)
+    shutil.rmtree(fold.backup)
+
+
+def fit_fold(
+    comp: Competition,
+    config: TrainConfig,
+    train_rows: pd.DataFrame,
+    val_rows: pd.DataFrame,
+    run: RunFolder,
+    k: int,
+    deadline: float | None = None,
+    precision=None,
+) -> dict:
+    """Train fold K of RUN (resuming if it was interrupted) and return its result.
+
+    PRECISION (a devices.Precision) is the run's; None: decided from the settings alone.
+    """
+    from kagglekit.competition.metrics import score
+    from kagglekit.data.pipeline import inference_dataset, training_dataset
+    from kagglekit.train.devices import training_strategy
+
+    fold = run.fold(k)
+    fold.path.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    settings = config_to_json(config)  # as the user gave them, before the batch becomes the global batch
+    keras.utils.set_random_seed(config.seed + k)
+    strategy, config = training_strategy(config, precision)  # replicas and precision; batch becomes the global batch
+    n = comp.n_classes
+    train_ds = training_dataset(
+        list(train_rows["path"]), _targets(train_rows["label"].to_numpy(), n),
+        config.image_size, config.batch_size, config.augment, seed=config.seed + k,
+    )
+    val_ds = inference_dataset(
+        list(val_rows["path"]), config.image_size, config.batch_size,
+        labels=_targets(val_rows["label"].to_numpy(), n), cache="",
+    )
+    jit = bool(precision and precision.jit)
+    steps = -(-len(train_rows) // config.batch_size)
+    plan = fold_plan(config, deadline, steps)
+
+    def build(learning_rate=None, stage=0):
+        with strategy.scope():
+            model = build_compiled_model(comp, config, jit, stage, learning_rate)
+            check_backup(model, fold)
+        return model
+
+    def fit(model, first_epoch, last_epoch, stage=0):
+        model.fit(train_ds, validation_data=val_ds, initial_epoch=first_epoch, epochs=last_epoch, verbose=0,
+                  shuffle=False, callbacks=_callbacks(config, fold, config.folds, plan, stage))
+
+    if config.head_epochs:
+        from kagglekit.models.finetune import fit_two_stages
+
+        model = fit_two_stages(build, fit, fold, config, plan)
+    else:
+        model = build()
+        fit(model, 0, config.epochs)
+    if fold.model.exists():
+        model = load_fold_model(run, k)
+    else:  # no epoch produced a finite validation loss; keep what there is
+        model.save(fold.partial_model)
+        os.replace(fold.partial_model, fold.model)
+    views = tta_views(config.augment, config.tta)
+    proba = predict_paths(model, list(val_rows["path"]), config.image_size, config.batch_size, n, views)
+    oof = pd.DataFrame({"id": val_rows["id"].to_numpy(), "fold": k, "label": val_rows["label"].to_numpy()})
+    for i, name in enumerate(comp.labels.classes):
+        oof[f"p_{name}"] = proba[:, i]
+    history = read_history(fold)
+    best_epoch = int(history["val_loss"].idxmin()) + 1 if "val_loss" in history and history["val_loss"].notna().any() else None
+    result = {
+        "fold": k,
+        "score": score(comp.metric, val_rows["label"].to_numpy(), proba),
+        "accuracy": score("accuracy", val_rows["label"].to_numpy(), proba),
+        "metric": comp.metric,
+        "best_epoch": best_epoch,
+        "epochs_run": len(history),
+        "n_train": len(train_rows),
+        "n_val": len(val_rows),
+        "seconds": round(time.time() - started, 1),
+        "settings": settings,
+    }
+    run.write_fold_outputs(k, oof, result)  # the result last: it marks the fold as done
+    return result
