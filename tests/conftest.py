@@ -1,4 +1,11 @@
-"""Shared fixtures: the real data in ../shared, a CLI runner, an isolated working folder."""
+"""Shared fixtures: the real data in ../shared, a CLI runner, an isolated working folder; the test tiers.
+
+Tests live in three tiers, one folder each, and each test is marked with its folder's name:
+  unit/         pure logic: no training, no server, no subprocess
+  integration/  the sandbox driven by the real kaggle client, CLI commands, tiny in-process training
+  e2e/          real kernel sessions and reruns in subprocesses that import TensorFlow, kill -9 and resume
+`make test` runs `-m "unit or integration"` (five minutes at most on two cores), `make test-e2e` runs `-m e2e`.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,24 @@ from pathlib import Path
 
 import pytest
 
+# The sandbox's fixtures point the kaggle client at localhost before anything imports it (see there).
+pytest_plugins = ["sandbox_fixtures", "kernel_fixtures"]
+TIERS = ("unit", "integration", "e2e")
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("KAGGLEKIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 DOGS = SHARED_DATA / "dogs-vs-cats"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test with its tier, the name of the folder it lives in (tests outside the tiers are refused)."""
+    for item in items:
+        tier = Path(item.fspath).parent.name
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: put the test into tests/unit, tests/integration or tests/e2e")
+        item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(autouse=True)

@@ -23,7 +23,7 @@ def test_shipped_and_local_definitions_resolve(workdir):
 
 
 def test_path_to_toml_and_default(workdir, cli):
-    path = Path(__file__).resolve().parents[1] / "kagglekit" / "competition" / "builtin" / "dogs-vs-cats.toml"
+    path = Path(__file__).resolve().parents[2] / "kagglekit" / "competition" / "builtin" / "dogs-vs-cats.toml"
     assert load_competition(str(path)).slug == "dogs-vs-cats"
     code, out, _ = cli("use", "dogs-vs-cats")
     assert code == 0 and "dogs-vs-cats" in out
@@ -33,7 +33,7 @@ def test_path_to_toml_and_default(workdir, cli):
 def test_one_definition_per_competition_and_a_local_override_is_said(tmp_path, monkeypatch, caplog):
     from kagglekit.competition.definition import known_competitions
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     assert not list((root / "competitions").glob("**/*.toml")), "definitions ship in kagglekit/competition/builtin only"
     assert not any(p.is_symlink() for p in (root / "kagglekit" / "competition" / "builtin").iterdir())
     monkeypatch.chdir(tmp_path)

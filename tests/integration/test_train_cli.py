@@ -1,12 +1,9 @@
 """The whole local path through the CLI: train, predict, validate; resume; bad input."""
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -78,54 +75,21 @@ def test_class_per_folder_layout(folders_competition, cli, workdir):
     assert (workdir / "pets.csv").read_text() == before
 
 
-def _kagglekit(*args, cwd):
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "kagglekit", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def _kill_mid_fold(workdir, args):
-    meta = workdir / "run" / "fold_0" / "backup" / "training_metadata.json"
-    proc = _kagglekit(*args, cwd=workdir)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if meta.is_file() and json.loads(meta.read_text() or "{}").get("epoch", 0) >= 2:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "training ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (workdir / "run" / "fold_0" / "result.json").exists()
-
-
-RESUMABLE = ["train", "-c", "demo-digits", "--folds", "2", "--fold", "0", "--epochs", "6", "--sample", "120",
-             "--image-size", "16", "--model", "bn_cnn_small", "--run-dir", "run"]
-
-
-def test_damaged_backup_restarts_the_fold(workdir):
-    _kill_mid_fold(workdir, RESUMABLE)
-    for damaged in (workdir / "run" / "fold_0" / "backup").glob("latest.weights.h5*"):
-        damaged.write_bytes(b"half a file")
-    rerun = _kagglekit(*RESUMABLE, cwd=workdir)
-    out, _ = rerun.communicate(timeout=180)
-    assert rerun.returncode == 0, out
-    assert "backup" in out and "damaged; restarting the fold" in out and "resuming" not in out
-    assert (workdir / "run" / "fold_0" / "result.json").is_file()
-
-
-def test_killed_training_resumes_mid_fold(workdir):
-    _kill_mid_fold(workdir, RESUMABLE)
-    rerun = _kagglekit(*RESUMABLE, cwd=workdir)
-    out, _ = rerun.communicate(timeout=180)
-    assert rerun.returncode == 0, out
-    assert "fold 0: resuming at epoch" in out
-    resumed_at = int(out.split("resuming at epoch ")[1].split()[0])
-    assert resumed_at >= 3
-    history = pd.read_csv(workdir / "run" / "fold_0" / "history.csv").drop_duplicates("epoch")
-    assert list(history["epoch"]) == list(range(len(history)))  # no epoch lost, none trained twice
-    assert (workdir / "run" / "fold_0" / "result.json").is_file()
-    assert (workdir / "run" / "fold_0" / "best.keras").is_file()
-    assert not (workdir / "run" / "fold_0" / "backup").exists()
+def test_damaged_backup_restarts_the_fold(workdir, cli):
+    # What a crash in the middle of writing BackupAndRestore's state leaves: its record, and weights files
+    # that no longer load (both copies). The fold must restart from its first epoch, not fail or resume.
+    backup = workdir / "run" / "fold_0" / "backup"
+    backup.mkdir(parents=True)
+    (backup / "training_metadata.json").write_text(json.dumps({"epoch": 2, "batch": -1}))
+    for name in ("latest.weights.h5", "latest.weights.h5.bkp"):
+        (backup / name).write_bytes(b"half a file")
+    code, out, err = cli("train", "-c", "demo-digits", "--folds", "2", "--fold", "0", "--epochs", "2",
+                         "--sample", "120", "--image-size", "16", "--model", "bn_cnn_small", "--run-dir", "run")
+    assert code == 0, err
+    assert "backup" in err and "damaged; restarting the fold" in err and "resuming" not in err
+    history = pd.read_csv(workdir / "run" / "fold_0" / "history.csv")
+    assert list(history["epoch"]) == [0, 1]  # trained from its first epoch
+    assert (workdir / "run" / "fold_0" / "result.json").is_file() and not backup.exists()
 
 
 @pytest.mark.parametrize(
@@ -173,18 +137,6 @@ def test_resume_refuses_every_changed_setting_and_changes_nothing(workdir, cli):
     assert "fold 1/2 already trained" in err and "fold 2/2: 30 training" in err  # fold 0 kept, fold 1 trained
     assert json.loads((workdir / "r" / "fold_1" / "result.json").read_text())["settings"]["epochs"] == 2
     assert (workdir / "r" / "fold_0" / "result.json").read_bytes() == before["fold_0/result.json"][0]
-
-
-def test_two_fold_processes_share_one_run_folder(workdir, cli):
-    args = [*ONE_RUN, "--epochs", "2", "--quiet"]
-    procs = [_kagglekit("train", *args, "--fold", str(k), "--no-report", cwd=workdir) for k in (0, 1)]
-    outs = [p.communicate(timeout=600)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outs
-    assert sorted(p.parent.name for p in (workdir / "r").glob("fold_*/result.json")) == ["fold_0", "fold_1"]
-    assert not list((workdir / "r").rglob("*.partial*"))
-    code, out, err = cli("predict", "-c", "demo-digits", "--run-dir", "r")
-    assert code == 0, err
-    assert "folds [0, 1]" in out
 
 
 def test_predict_errors_leave_no_file(workdir, cli):

@@ -3,7 +3,6 @@ kaggle client against the sandbox."""
 
 from __future__ import annotations
 
-pytest_plugins = ["sandbox_fixtures"]
 
 DEMO = "demo-digits"
 

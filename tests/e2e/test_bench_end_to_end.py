@@ -1,11 +1,8 @@
-"""The benchmark code runs end to end on a few real photos (timings are not checked here)."""
+"""The benchmark code runs end to end on a few real photos (timings are not checked here: every contender once)."""
 
-import pytest
-
-from kagglekit.bench.measure import BenchSettings, run_bench, run_peak_rss
+from kagglekit.bench.measure import BenchSettings, run_bench
 from kagglekit.bench.results import results_markdown
 from kagglekit.competition.definition import load_competition
-from kagglekit.core.errors import KagglekitError
 
 
 def test_bench_runs_every_contender_on_a_few_images(workdir, dogs_dir):
@@ -23,20 +20,3 @@ def test_bench_runs_every_contender_on_a_few_images(workdir, dogs_dir):
     assert report["n_images"] == 24
     text = results_markdown(report, "kagglekit bench --limit 24")
     assert "`kagglekit bench --limit 24`" in text and "ImageDataGenerator" in text and "TensorFlow" in text
-
-
-def test_bench_rejects_unknown_parts(workdir, dogs_dir):
-    with pytest.raises(KagglekitError, match="valid: pipeline, training, startup, memory"):
-        run_bench(load_competition("dogs-vs-cats"), dogs_dir, BenchSettings(limit=8), ["speed"])
-
-
-def test_peak_rss_is_of_the_child_alone():
-    import sys
-
-    code, mb, _ = run_peak_rss([sys.executable, "-c", "b = b'x' * (200 * 2**20)"])
-    assert code == 0 and 200 < mb < 400
-
-
-def test_bench_cli_reports_bad_parts(workdir, dogs_dir, cli):
-    code, _, err = cli("bench", "-c", "dogs-vs-cats", "--data-dir", dogs_dir, "--parts", "speed")
-    assert code == 1 and "unknown benchmark part 'speed'" in err

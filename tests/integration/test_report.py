@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 FIGURES = ("history", "scores", "confusion", "roc", "probabilities", "wrong")
 TRAIN = ["train", "-c", "demo-digits", "--folds", "2", "--epochs", "1", "--sample", "60", "--image-size", "16",

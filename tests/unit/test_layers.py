@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "kagglekit"
+PACKAGE = Path(__file__).resolve().parents[2] / "kagglekit"
 
 # The stages in the order data flows. A stage may import itself and the stages listed before it.
 # runs/ comes before train/: training writes into the run folder that runs/ defines.

@@ -22,7 +22,6 @@ from kagglekit.core.errors import KagglekitError
 from kagglekit.data.catalog import build_catalog
 from kagglekit.predict.submission import build_submission, read_sample
 
-pytest_plugins = ["sandbox_fixtures"]
 
 TINY = ["--folds", "2", "--epochs", "1", "--image-size", "32", "--model", "bn_cnn_small"]
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["sandbox_fixtures"]
 
 DEMO = "demo-digits"
 

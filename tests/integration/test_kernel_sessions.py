@@ -9,14 +9,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
-import pytest
+from kernel_fixtures import build, session_status, wait_until, working
 
-pytest_plugins = ["sandbox_fixtures"]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = "demo-digits"
 TINY = ["--epochs", "1", "--image-size", "16", "--model", "bn_cnn_small", "--sample", "60", "--tta", "1"]
 
@@ -47,41 +45,6 @@ RUN_WRITER = textwrap.dedent('''
             fh.write(text)
     print("wrote the run of {which}")
 ''')
-
-
-@pytest.fixture
-def session_env(workdir, make_sandbox, monkeypatch, tmp_path_factory):
-    monkeypatch.setenv("KAGGLEKIT_KERNEL_POLL", "0.2")
-    monkeypatch.setenv("KAGGLEKIT_CACHE", str(tmp_path_factory.getbasetemp() / "kernel-sessions-cache"))
-    return make_sandbox()
-
-
-def build(cli, name: str, *extra: str, script: str | None = None) -> Path:
-    code, out, err = cli("kernel", "build", "-c", DEMO, "--folds", "2", *TINY, "--name", name, *extra)
-    assert code == 0, err
-    folder = Path("kernels") / name
-    if script is not None:  # the folder as built, with a script of the test's own
-        (folder / f"{name}.py").write_text(script)
-    return folder
-
-
-def working(sandbox, slug: str, version: int) -> Path:
-    return sandbox.state_dir / "kernels" / "kaggler" / slug / str(version) / "working"
-
-
-def wait_until(check, seconds: float = 60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
-def session_status(sandbox, slug: str, version: int) -> str:
-    return next(v["status"] for v in sandbox.store.data["kernels"][f"kaggler/{slug}"]["versions"]
-                if v["number"] == version)
 
 
 def follow(name: str, *extra: str) -> subprocess.Popen:
@@ -152,7 +115,7 @@ def test_follow_ends_with_the_status_of_a_failed_session_and_logs_take_a_version
 
 def test_versions_pattern_timeout_and_where_runs_came_from(cli, session_env, workdir):
     sandbox = session_env
-    folder = build(cli, "run-writer", "--gpu", "NvidiaTeslaT4", "--budget", "10m", script=RUN_WRITER.format(which="v1"))
+    folder, _ = build(cli, "run-writer", "--gpu", "NvidiaTeslaT4", "--budget", "10m", script=RUN_WRITER.format(which="v1"))
     code, out, err = cli("kernel", "push", "run-writer", "-q")
     assert code == 0, err
     assert "pushed kaggler/run-writer (version 1, session timeout 55m00s)" in out  # 10 minutes + 45 to predict
@@ -208,41 +171,6 @@ def test_session_timeout_is_the_budget_plus_prediction_within_the_platform_limit
 
 
 # -- the fan-out under Kaggle's cap on batch sessions ------------------------------------
-
-@pytest.mark.slow
-def test_four_folds_against_a_cap_of_two_sessions_all_finish(cli, session_env, workdir):
-    sandbox = session_env
-    sandbox.max_kernel_sessions = 2
-    code, out, err = cli("kernel", "build", "-c", DEMO, "--folds", "4", *TINY, "--gpu", "NvidiaTeslaT4",
-                         "--name", "digits-capped")
-    assert code == 0, err
-    code, out, err = cli("kernel", "push", "digits-capped", "--folds-parallel", "--max-concurrent", "4", "-q")
-    assert code == 0, err
-    pushed = [line.split()[1] for line in out.splitlines() if line.startswith("pushed")]
-    assert pushed == [f"kaggler/digits-capped-fold{k}" for k in range(4)]
-    waits = [line for line in out.splitlines() if "cap of 2 batch GPU sessions is reached" in line]
-    # fold 2 always meets the cap; fold 3 does too unless a session ended in between
-    assert 1 <= len(waits) <= 2 and all("waiting for one of ours to finish, then pushing it again" in w for w in waits)
-    refusals = [v for k in range(4) for v in sandbox.store.data["kernels"][f"kaggler/digits-capped-fold{k}"]["versions"]]
-    assert len(refusals) == 4  # a refused push made no version
-
-    code, out, err = cli("kernel", "status", "digits-capped", "--wait", "-q")
-    assert code == 0, err
-    assert sorted(line for line in out.splitlines() if line.endswith("complete")) == [
-        f"kaggler/digits-capped-fold{k}: complete" for k in range(4)]
-    code, out, err = cli("kernel", "output", "digits-capped", "-q")
-    assert code == 0, err
-    runs = [workdir / "runs" / DEMO / f"digits-capped-fold{k}" for k in range(4)]
-    for run in runs:
-        info = json.loads((run / "run.json").read_text())
-        assert (info["kernel_version"], info["accelerator"]) == (1, "NvidiaTeslaT4")
-    code, out, err = cli("ensemble", *runs, "--out", workdir / "runs" / DEMO / "digits-capped", "-q")
-    assert code == 0, err
-    code, out, err = cli("runs", "-c", DEMO)
-    assert code == 0, err
-    rows = {line.split()[0]: line.rstrip() for line in out.splitlines()[1:]}
-    assert rows["demo-digits/digits-capped"].endswith("ensemble of 4 runs")
-    assert rows["demo-digits/digits-capped-fold3"].endswith("kaggler/digits-capped-fold3 v1 NvidiaTeslaT4")
 
 
 def test_a_single_push_over_the_cap_is_refused_with_kaggles_words(cli, session_env):

@@ -12,7 +12,6 @@ import pytest
 from kagglekit.competition.definition import load_competition
 from kagglekit.core.config import resolve_config
 
-pytest_plugins = ["sandbox_fixtures"]
 
 SIZE = 32
 

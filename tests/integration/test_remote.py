@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["sandbox_fixtures"]
 
 DEMO = "demo-digits"
 TIMEOUT, ATTEMPTS = 2, 2

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-pytest_plugins = ["sandbox_fixtures"]
 
 DEMO = "demo-digits"
 
