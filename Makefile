@@ -7,7 +7,7 @@ COMPETITION ?= demo-digits
 SHARED ?= ../shared/data
 PYTEST_ARGS ?=
 
-.PHONY: venv test demo bench clean kaggle-env kaggle-env-test
+.PHONY: venv test test-e2e demo bench clean kaggle-env kaggle-env-test
 
 venv: $(VENV)/.installed
 
@@ -17,9 +17,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-# -n auto: one pytest worker per core (pytest-xdist); most kernel and sandbox tests wait on subprocesses.
+# The default tier: unit and integration tests (tests/unit, tests/integration), five minutes at most on two
+# cores. -n auto: one pytest worker per core (pytest-xdist).
 test: venv
-	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto -m "unit or integration" $(PYTEST_ARGS)
+
+# The end-to-end tier (tests/e2e): real kernel sessions, reruns, fan-out, kill -9 and resume, the bench run;
+# then the kernel tests again in the venv pinned to Kaggle's image.
+test-e2e: venv
+	$(PY) -m pytest -n auto -m e2e $(PYTEST_ARGS)
+	$(MAKE) kaggle-env-test
 
 demo: venv
 	bash scripts/demo.sh $(COMPETITION)
@@ -44,7 +51,8 @@ $(KAGGLE_VENV)/.installed:
 	touch $@
 
 kaggle-env-test: kaggle-env
-	$(KAGGLE_VENV)/bin/python -m pytest -n auto -p no:cacheprovider tests/test_kernel.py tests/test_code_competition.py $(PYTEST_ARGS)
+	$(KAGGLE_VENV)/bin/python -m pytest -n auto -p no:cacheprovider tests/integration/test_kernel.py tests/integration/test_code_competition.py \
+		tests/e2e/test_kernels_end_to_end.py tests/e2e/test_code_competition_reruns.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(KAGGLE_VENV) build *.egg-info .pytest_cache
