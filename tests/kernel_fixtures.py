@@ -136,3 +136,15 @@ def wait_complete(cli, name: str) -> None:
     code, out, err = cli("kernel", "status", name, "--wait", "-q")
     assert code == 0, err
     assert "complete" in out
+
+
+def sklearn_log_loss(submission: Path, solution: Path) -> float:
+    """The multi-class log loss of a class-columns SUBMISSION against SOLUTION (id,label), by scikit-learn
+    directly (rows renormalized to sum to one, as Kaggle does): what a test expects the sandbox to score."""
+    from sklearn.metrics import log_loss
+
+    truth = pd.read_csv(solution, dtype={"id": str}).set_index("id")
+    sub = pd.read_csv(submission, dtype={"id": str}).set_index("id").loc[truth.index]
+    proba = sub.to_numpy(dtype=float)
+    return float(log_loss(truth["label"].astype(int), proba / proba.sum(axis=1, keepdims=True),
+                          labels=list(range(proba.shape[1]))))

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 
-from kernel_fixtures import CODE, hidden, ids_of, wait_complete
+from kernel_fixtures import CODE, hidden, ids_of, sklearn_log_loss, wait_complete
 
 TINY = ["--folds", "2", "--epochs", "1", "--image-size", "16", "--model", "bn_cnn_small", "--sample", "120",
         "--batch-size", "32"]
 
 
 def test_trained_in_a_kernel_then_an_inference_kernel_is_scored_on_the_hidden_set(cli, code_env, sandbox):
-    from kagglekit.predict.submission import read_csv_text, score_submission
-
     code, out, err = cli("kernel", "build", "-c", CODE, *TINY, "--name", "digits-train")
     assert code == 0, err
     assert cli("kernel", "push", "digits-train", "-q")[0] == 0
@@ -46,8 +44,7 @@ def test_trained_in_a_kernel_then_an_inference_kernel_is_scored_on_the_hidden_se
     hidden_ids = ids_of(hidden(sandbox) / "sample_submission.csv")
     assert ids_of(written) == hidden_ids and len(hidden_ids) >= 2 * len(ids_of(public / "submission.csv"))
     assert not hidden_ids & ids_of(public / "submission.csv")
-    comp = sandbox.bundles[CODE].comp
-    on_hidden = score_submission(comp, read_csv_text(written, "s"), read_csv_text(hidden(sandbox) / "solution.csv", "s"))
+    on_hidden = sklearn_log_loss(written, hidden(sandbox) / "solution.csv")
     assert f"public score: {on_hidden:.5f}" in out and sub["public_score"] == f"{on_hidden:.5f}"
     log = (rerun / "log.txt").read_text()
     assert "(the competition's rerun)" in log and "per 1,000 images" in log

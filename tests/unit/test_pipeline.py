@@ -56,6 +56,9 @@ def test_augmentation_presets():
     # a pure mirror is exact: only the flip is drawn
     from kagglekit.data.augment import Augmentation
 
-    flipped = augment_batch(images, tf.constant([5, 6]), Augmentation("flip", hflip=True)).numpy()
-    for img, out in zip(images.numpy(), flipped):
-        assert np.allclose(out, img, atol=1e-3) or np.allclose(out, img[:, ::-1], atol=1e-3)
+    batch = tf.random.stateless_uniform([16, 16, 16, 3], seed=[3, 4], maxval=255.0)  # no image is its own mirror
+    out = augment_batch(batch, tf.constant([5, 6]), Augmentation("flip", hflip=True)).numpy()
+    mirrored = [not np.allclose(o, img, atol=1e-3) for img, o in zip(batch.numpy(), out)]
+    assert 0 < sum(mirrored) < 16  # some images mirrored, some kept: a flip that does nothing fails here
+    for img, o, was_mirrored in zip(batch.numpy(), out, mirrored):
+        assert np.allclose(o, img[:, ::-1] if was_mirrored else img, atol=1e-3)  # exactly its mirror, or itself
