@@ -15,8 +15,11 @@ def test_bench_runs_every_contender_on_a_few_images(workdir, dogs_dir):
     assert len([r for r in report["rows"] if r["part"] == "pipeline"]) == 7
     for row in report["rows"]:
         assert row["value"] > 0, row
-        if row["target"]:
-            assert row["met"] in (True, False) and row["ratio"] > 0
+        if row["target"]:  # "met" says what the target says of the measured ratio (or value)
+            op, bound = row["target"].split()[:2]
+            measured = row["ratio"] if bound.endswith("x") else row["value"]
+            bound = float(bound.rstrip("x"))
+            assert row["met"] is (measured >= bound if op == ">=" else measured < bound), row
     assert report["n_images"] == 24
     text = results_markdown(report, "kagglekit bench --limit 24")
     assert "`kagglekit bench --limit 24`" in text and "ImageDataGenerator" in text and "TensorFlow" in text

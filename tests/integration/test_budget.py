@@ -2,7 +2,6 @@
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -51,14 +50,11 @@ def test_folds_share_what_is_left():
 
 def test_budget_far_too_short_still_ends_in_time_with_a_usable_run(workdir, cli):
     budget = 20
-    started = time.monotonic()
     code, out, err = cli("train", "-c", "demo-digits", "--folds", "2", "--epochs", "50", "--budget", f"{budget}s",
-                         "--image-size", "16", "--model", "bn_cnn_small", "--sample", "100")
-    took = time.monotonic() - started
+                         "--image-size", "16", "--model", "bn_cnn_small", "--sample", "100", "--no-report")
     assert code == 0, err
-    # Without a budget the 2 x 50 epochs take minutes here. The margin covers start-up, the data
-    # check and a loaded machine; the folds' own records must show the plan cut their epochs.
-    assert took < budget + 30, f"train took {took:.0f}s for a {budget}s budget"
+    # Without a budget the 2 x 50 epochs take minutes here: the folds' own records must show that the plan cut
+    # their epochs. (That a plan ends by its deadline is checked on a simulated clock below, never on this one.)
     run = Path(out.split("run folder: ")[1].split()[0])
     results = [json.loads(p.read_text()) for p in run.glob("fold_*/result.json")]
     assert results and all(r["epochs_run"] < 50 for r in results)

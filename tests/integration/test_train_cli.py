@@ -8,19 +8,23 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sklearn.metrics import accuracy_score
 
-TINY = ["--epochs", "1", "--image-size", "32", "--model", "bn_cnn_small"]
+TINY = ["--epochs", "1", "--image-size", "32", "--model", "bn_cnn_small", "--no-report"]  # report: test_report.py
 
 
 def test_dogs_vs_cats_train_predict_validate(workdir, dogs_dir, cli):
     code, out, err = cli("train", "-c", "dogs-vs-cats", "--data-dir", dogs_dir, "--folds", "3", "--epochs", "1",
-                         "--image-size", "32", "--sample", "300")
+                         "--image-size", "32", "--sample", "300", "--tta", "1", "--no-report")
     assert code == 0, err
     assert "OOF accuracy:" in out
     run = Path(out.split("run folder: ")[1].split()[0])
     scores = json.loads((run / "scores.json").read_text())
     assert scores["n_oof"] == 300 and set(scores["folds"]) == {"0", "1", "2"}
-    assert 0.0 <= scores["oof_score"] <= 1.0
+    oof = pd.read_csv(run / "oof.csv")
+    # the recorded score is the accuracy of the OOF predictions on disk (scikit-learn, called here directly)
+    assert scores["oof_score"] == pytest.approx(accuracy_score(oof["label"], oof[["p_cat", "p_dog"]].to_numpy().argmax(1)))
+    assert f"OOF accuracy: {scores['oof_score']:.4f}" in out  # what the user reads
     folds = pd.read_csv(run / "folds.csv")
     assert len(folds) == 300 and folds["fold"].value_counts().tolist() == [100, 100, 100]
     assert json.loads((run / "run.json").read_text())["versions"]["tensorflow"]
@@ -115,7 +119,7 @@ def _snapshot(folder: Path) -> dict:
 
 
 ONE_RUN = ["-c", "demo-digits", "--folds", "2", "--sample", "60", "--run-dir", "r", "--epochs", "1",
-        "--image-size", "16", "--model", "bn_cnn_small", "--tta", "1"]
+        "--image-size", "16", "--model", "bn_cnn_small", "--tta", "1", "--no-report"]
 
 
 def test_resume_refuses_every_changed_setting_and_changes_nothing(workdir, cli):
