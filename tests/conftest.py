@@ -46,21 +46,50 @@ def kagglekit_logger_reset():
     logger.setLevel(logging.NOTSET)
 
 
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    """A cache shared by the whole session, all pytest-xdist workers included (their temporary folders have
+    one parent): what it holds is keyed by the files it came from, so no test can see another's by mistake."""
+    root = tmp_path_factory.getbasetemp().parent / "kagglekit-shared-cache"
+    root.mkdir(exist_ok=True)
+    return root
+
+
 @pytest.fixture
-def dogs_dir() -> Path:
-    """The real dogs-vs-cats bundle, read-only; skips when ../shared is absent."""
+def dogs_dir(workdir, shared_cache) -> Path:
+    """The real dogs-vs-cats bundle, read-only; skips when ../shared is absent.
+
+    Its zips are extracted once per session into SHARED_CACHE (extraction is atomic: the first worker wins)
+    and linked into the test's own cache, where the catalog looks for them (the key: path, size, mtime)."""
     if not (DOGS / "train.zip").is_file():
         pytest.skip(f"real data not found at {DOGS} (set KAGGLEKIT_SHARED_DATA)")
+    from kagglekit.core.archive import extract_once
+    from kagglekit.data.catalog import cache_dir, extraction_dir
+
+    own = cache_dir()
+    for name in ("train.zip", "test1.zip"):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("KAGGLEKIT_CACHE", str(shared_cache))
+            shared = extract_once(DOGS / name, extraction_dir(DOGS / name))
+        link = own / shared.parent.relative_to(shared_cache)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.exists():
+            link.symlink_to(shared.parent, target_is_directory=True)
     return DOGS
 
 
 @pytest.fixture
-def workdir(tmp_path, monkeypatch) -> Path:
-    """Run in a fresh folder with the project's competitions/ visible and a private cache."""
+def workdir(tmp_path, monkeypatch, shared_cache) -> Path:
+    """Run in a fresh folder with the project's competitions/ visible and a private cache.
+
+    Only the cache of image checks is shared (keyed by every file's path, size and mtime)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KAGGLEKIT_CACHE", str(tmp_path / ".cache"))
     monkeypatch.delenv("KAGGLEKIT_COMPETITION", raising=False)
     (tmp_path / "competitions").symlink_to(ROOT / "competitions")
+    (tmp_path / ".cache").mkdir()
+    (shared_cache / "checked").mkdir(exist_ok=True)
+    (tmp_path / ".cache" / "checked").symlink_to(shared_cache / "checked", target_is_directory=True)
     return tmp_path
 
 

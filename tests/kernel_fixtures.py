@@ -25,14 +25,14 @@ DEMO_TINY = ["--epochs", "1", "--image-size", "16", "--model", "bn_cnn_small", "
 
 
 @pytest.fixture(scope="session")
-def shared_cache(tmp_path_factory) -> Path:
+def kernel_cache(tmp_path_factory) -> Path:
     """One extraction cache for every kernel run of the session (the zips are the same)."""
     return tmp_path_factory.mktemp("kernel-cache")
 
 
 @pytest.fixture
-def kernel_env(workdir, shared_cache, monkeypatch) -> Path:
-    monkeypatch.setenv("KAGGLEKIT_CACHE", str(shared_cache))
+def kernel_env(workdir, kernel_cache, monkeypatch) -> Path:
+    monkeypatch.setenv("KAGGLEKIT_CACHE", str(kernel_cache))
     monkeypatch.setenv("KAGGLEKIT_KERNEL_POLL", "0.5")
     return workdir
 

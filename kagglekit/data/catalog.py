@@ -54,6 +54,15 @@ def cache_dir() -> Path:
     return Path(os.environ.get("KAGGLEKIT_CACHE", Path.home() / ".cache" / "kagglekit"))
 
 
+def extraction_dir(zip_path: Path) -> Path:
+    """Where archive ZIP_PATH is extracted in the cache: a folder named after it, under a key made of the
+    archive's path, size and modification time (a changed archive is extracted again)."""
+    path = Path(zip_path)
+    st = path.stat()
+    key = hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return cache_dir() / "extracted" / key / path.with_suffix("").name
+
+
 def resolve_source(data_dir: Path, name: str, comp: Competition) -> Path:
     """The folder holding the images of NAME: a folder, or a zip extracted once."""
     path = Path(data_dir) / name
@@ -63,10 +72,8 @@ def resolve_source(data_dir: Path, name: str, comp: Competition) -> Path:
     if path.suffix.lower() == ".zip" and beside.is_dir():  # unpacked already (by `kagglekit fetch` or by hand)
         return beside
     if path.suffix.lower() == ".zip" and path.is_file():
-        st = path.stat()
-        key = hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
         log.info("extracting %s (once) into the cache", path.name)
-        return extract_once(path, cache_dir() / "extracted" / key / beside.name)
+        return extract_once(path, extraction_dir(path))
     raise KagglekitError(
         f"{path} not found; run 'kagglekit fetch -c {comp.slug}' or pass --data-dir with the competition's files"
     )

@@ -16,7 +16,7 @@ from kernel_fixtures import DEMO, DOGS, ROOT, build, kaggle_layout, read_only, r
 TINY = ["--folds", "2", "--epochs", "1", "--image-size", "32", "--sample", "60", "--tta", "1", "--batch-size", "16"]
 
 
-def test_script_runs_in_a_kaggle_layout_and_a_rerun_resumes(cli, kernel_env, dogs_dir, shared_cache):
+def test_script_runs_in_a_kaggle_layout_and_a_rerun_resumes(cli, kernel_env, dogs_dir, kernel_cache):
     code, out, err = cli("kernel", "build", "-c", DOGS, *TINY, "--owner", "kaggler", "--name", "dogs-tiny",
                          "--resume-from", "kaggler/dogs-tiny")
     assert code == 0, err
@@ -25,7 +25,7 @@ def test_script_runs_in_a_kaggle_layout_and_a_rerun_resumes(cli, kernel_env, dog
     read_only(first / "input")
     before = snapshot(first / "input")
 
-    done = run_script(script, first, shared_cache)
+    done = run_script(script, first, kernel_cache)
     assert done.returncode == 0, done.stderr[-3000:]
     working = first / "working"
     assert snapshot(first / "input") == before  # nothing written into the read-only input
@@ -44,7 +44,7 @@ def test_script_runs_in_a_kaggle_layout_and_a_rerun_resumes(cli, kernel_env, dog
     shutil.copytree(working, earlier)
     shutil.rmtree(earlier / "fold_1")
     read_only(second / "input")
-    done = run_script(script, second, shared_cache)
+    done = run_script(script, second, kernel_cache)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "fold 1/2 already trained; skipping" in done.stderr
     assert "fold 2/2: 30 training" in done.stderr  # only the missing fold was trained
