@@ -9,8 +9,11 @@ Tests live in three tiers, one folder each, and each test is marked with its fol
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -91,6 +94,52 @@ def workdir(tmp_path, monkeypatch, shared_cache) -> Path:
     (shared_cache / "checked").mkdir(exist_ok=True)
     (tmp_path / ".cache" / "checked").symlink_to(shared_cache / "checked", target_is_directory=True)
     return tmp_path
+
+
+TRAINED_DEMO = ["train", "-c", "demo-digits", "--folds", "2", "--epochs", "1", "--sample", "60", "--image-size", "16",
+                "--model", "bn_cnn_small"]
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """A finished run and what `kagglekit train` printed making it."""
+
+    home: Path  # the folder it was trained in (its data/ and runs/)
+    run: Path
+    stdout: str
+    stderr: str
+    command: tuple[str, ...] = tuple(TRAINED_DEMO)
+
+
+@pytest.fixture(scope="session")
+def trained_demo_run(shared_cache) -> TrainedRun:
+    """One tiny real run of the built-in demo (TRAINED_DEMO), trained once for the whole session, every
+    pytest-xdist worker included (a file lock: the first worker trains, the others wait and read it).
+
+    For tests that only read a run: copy it (shutil.copytree) before changing anything in it."""
+    import fcntl
+
+    from typer.testing import CliRunner
+
+    from kagglekit.cli import app
+
+    home, done = shared_cache / "trained-demo", shared_cache / "trained-demo.json"
+    with open(shared_cache / "trained-demo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.is_file():
+            shutil.rmtree(home, ignore_errors=True)  # what a worker that failed half-way left
+            home.mkdir()
+            (home / "competitions").symlink_to(ROOT / "competitions")
+            with pytest.MonkeyPatch.context() as mp:
+                mp.chdir(home)
+                mp.setenv("KAGGLEKIT_CACHE", str(home / ".cache"))
+                mp.delenv("KAGGLEKIT_COMPETITION", raising=False)
+                result = CliRunner().invoke(app, TRAINED_DEMO, catch_exceptions=False)
+            assert result.exit_code == 0, result.stderr
+            run = home / result.stdout.split("run folder: ")[1].split()[0]
+            done.write_text(json.dumps({"run": str(run), "stdout": result.stdout, "stderr": result.stderr}))
+    found = json.loads(done.read_text())
+    return TrainedRun(home, Path(found["run"]), found["stdout"], found["stderr"])
 
 
 @pytest.fixture

@@ -14,27 +14,12 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 
 FIGURES = ("history", "scores", "confusion", "roc", "probabilities", "wrong")
-TRAIN = ["train", "-c", "demo-digits", "--folds", "2", "--epochs", "1", "--sample", "60", "--image-size", "16",
-         "--model", "bn_cnn_small"]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One tiny real run of the built-in demo, trained once for the module: (folder it ran in, run folder, output)."""
-    from typer.testing import CliRunner
-
-    from kagglekit.cli import app
-
-    home = tmp_path_factory.mktemp("trained")
-    (home / "competitions").symlink_to(ROOT / "competitions")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(home)
-        mp.setenv("KAGGLEKIT_CACHE", str(home / ".cache"))
-        mp.delenv("KAGGLEKIT_COMPETITION", raising=False)
-        result = CliRunner().invoke(app, TRAIN, catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-    run = home / result.stdout.split("run folder: ")[1].split()[0]
-    return home, run, result
+@pytest.fixture
+def trained(trained_demo_run):
+    """The session's tiny demo run: (folder it ran in, run folder, what train printed)."""
+    return trained_demo_run.home, trained_demo_run.run, trained_demo_run
 
 
 def check_figures(folder: Path) -> None:
@@ -126,7 +111,11 @@ def test_runs_table_and_submissions(trained, workdir, cli):
     from kagglekit.runs.folder import RunFolder, record_submission, run_dir_of
     from kagglekit.runs.listing import find_runs
 
-    home, run, _ = trained
+    import shutil
+
+    home, shared, _ = trained
+    shutil.copytree(home / "runs", workdir / "runs")  # the shared run is read-only: record submissions on a copy
+    home, run = workdir, workdir / shared.relative_to(home)
     code, out, err = cli("runs", "--root", home / "runs")
     assert code == 0, err
     assert run.name in out and "2/2" in out and "log_loss" in out and " no " in out
