@@ -68,7 +68,7 @@ def main(argv=None) -> None:
     from kagglekit.competition.definition import load_competition
     from kagglekit.core.config import parse_duration, resolve_config
     from kagglekit.data.catalog import build_catalog
-    from kagglekit.train.crossval import train_folds
+    from kagglekit.training.crossval import train_folds
 
     setup_logging()
     started = time.time()

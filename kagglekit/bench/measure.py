@@ -238,7 +238,7 @@ def bench_training(comp, paths, labels, s: BenchSettings, workdir: Path) -> list
     from kagglekit.core.config import TrainConfig
     from kagglekit.data.pipeline import inference_dataset, training_dataset
     from kagglekit.runs.folder import RunFolder
-    from kagglekit.train.fold import _callbacks, _targets, build_compiled_model, fold_plan
+    from kagglekit.training.fold import _callbacks, _targets, build_compiled_model, fold_plan
 
     n_train = min(s.train_images, len(paths) * 4 // 5)
     n_val = max(1, min(n_train // 4, len(paths) - n_train))
@@ -297,9 +297,9 @@ def bench_steps(comp, paths, labels, s: BenchSettings) -> list[dict]:
     from kagglekit.core.config import TrainConfig
     from kagglekit.data.pipeline import training_dataset
     from kagglekit.models.registry import create_model
-    from kagglekit.train.fold import _targets
+    from kagglekit.training.fold import _targets
 
-    from kagglekit.train.devices import _compute_capability, resolve_precision
+    from kagglekit.training.devices import _compute_capability, resolve_precision
 
     y = _targets(np.asarray(labels), comp.n_classes)
     ds = training_dataset(paths, y, s.image_size, s.batch_size, s.augment, seed=s.seed).repeat()

@@ -30,7 +30,7 @@ def machine_description() -> dict:
             meminfo[key] = int(value.split()[0])
     except OSError:
         pass
-    from kagglekit.train.devices import cpu_features
+    from kagglekit.training.devices import cpu_features
 
     return {
         "cpu": cpu_features() if cpu != platform.machine() else cpu,

@@ -86,24 +86,6 @@ def train_options(fn):
     return with_settings
 
 
-def training_config(comp, settings: dict):
-    """The competition's [train] defaults with SETTINGS (from train_options) applied, names checked."""
-    from kagglekit.core.config import resolve_config
-    from kagglekit.data.augment import get_augmentation
-    from kagglekit.models.registry import is_backbone, list_models, min_image_size
-
-    config = resolve_config(comp.train_defaults, **settings)
-    get_augmentation(config.augment)  # a bad name fails before any data is read
-    if config.model not in list_models():
-        raise KagglekitError(f"unknown model '{config.model}'; valid models: {', '.join(list_models())}")
-    if config.image_size < min_image_size(config.model):
-        raise KagglekitError(f"model '{config.model}' needs --image-size {min_image_size(config.model)} or more")
-    if config.head_epochs and not is_backbone(config.model):
-        raise KagglekitError(f"--head-epochs fine-tunes a pretrained backbone; '{config.model}' has none (use "
-                             "efficientnet_b0, resnet50 or mobilenet_v3_small with --weights)")
-    return config
-
-
 def command(*args, on: typer.Typer | None = None, **kwargs):
     """Register a CLI command behind the error boundary (on the main app, or the sub-app ON)."""
 

@@ -34,7 +34,7 @@ def bench(
     setup_logging(quiet)
     from kagglekit.bench.measure import BenchSettings, run_bench
     from kagglekit.bench.results import results_markdown, results_table
-    from kagglekit.cli.core import resolve_data_dir
+    from kagglekit.data.catalog import resolve_data_dir
     from kagglekit.competition.definition import load_competition
     from kagglekit.core.atomic import write_text
 

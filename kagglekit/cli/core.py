@@ -9,19 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from kagglekit.cli.app import (
-    Competition, DataDir, Quiet, command, console, setup_logging, train_options, training_config,
+    Competition, DataDir, Quiet, command, console, setup_logging, train_options,
 )
-
-
-def resolve_data_dir(comp, data_dir: Path | None) -> Path:
-    """--data-dir, or data/<slug>; the built-in demo writes its files there on first use."""
-    from kagglekit.competition import demo
-    from kagglekit.core.config import default_data_dir
-
-    path = data_dir or default_data_dir(comp.slug)
-    if comp.slug == demo.SLUG and data_dir is None and not path.exists():
-        demo.write_demo_competition(path)
-    return path
 
 
 @command("use")
@@ -67,24 +56,16 @@ def train(
     started = time.time()  # the budget counts from here
     setup_logging(quiet)
     from kagglekit.competition.definition import load_competition
-    from kagglekit.data.catalog import build_catalog
-    from kagglekit.runs.folder import RunFolder, check_resume, default_run_dir
-    from kagglekit.train.crossval import train_folds
+    from kagglekit.runs.folder import RunFolder
+    from kagglekit.training.run import train_run
 
-    comp = load_competition(competition)
-    config = training_config(comp, settings)
-    run = RunFolder(run_dir or default_run_dir(comp.slug, config))
-    if run.is_run():  # refuse changed settings before the images are read
-        check_resume(run, config)
-    data = resolve_data_dir(comp, data_dir)
-    catalog = build_catalog(comp, data)  # test files too: a missing test image should not wait for predict
-    out, scores = train_folds(catalog, config, data, run.path, started=started)
+    out, scores = train_run(load_competition(competition), settings, data_dir, run_dir, started)
     console.print(f"run folder: {out}")
     if scores:
         per_fold = ", ".join(f"{k}: {v:.4f}" for k, v in scores["folds"].items())
         console.print(f"OOF {scores['metric']}: {scores['oof_score']:.4f}  accuracy: {scores['oof_accuracy']:.4f}  "
                       f"(folds {per_fold}; {scores['n_oof']} images)")
-        if not no_report and len(scores["folds"]) == config.folds:
+        if not no_report and len(scores["folds"]) == RunFolder(out).read_config().folds:
             from kagglekit.runs.report import report_after_training
 
             html = report_after_training(out)
@@ -103,22 +84,9 @@ def predict(
 ):
     """Average the run's fold models on the test images and write the submission file."""
     setup_logging(quiet)
-    from kagglekit.competition.definition import load_competition
-    from kagglekit.core.errors import KagglekitError
-    from kagglekit.data.catalog import build_catalog
-    from kagglekit.predict.submission import write_run_submission
-    from kagglekit.runs.folder import RunFolder, latest_run_dir
+    from kagglekit.prediction.submission import predict_run
 
-    if tta is not None and tta < 1:
-        raise KagglekitError("--tta must be at least 1 (1 = no test-time augmentation)")
-    record = RunFolder(run_dir).read_record(required=False) if run_dir is not None else {}
-    comp = load_competition(competition or record.get("competition_file") or record.get("competition"))
-    run = RunFolder(run_dir or latest_run_dir(comp.slug))
-    run.read_config()  # a clear error for a folder that is not a run
-    recorded_data = run.read_record(required=False).get("data_dir")
-    data = resolve_data_dir(comp, data_dir or (Path(recorded_data) if recorded_data else None))
-    catalog = build_catalog(comp, data)
-    summary = write_run_submission(run.path, catalog, data, out, tta)
+    summary = predict_run(run_dir, competition, data_dir, tta, out)
     console.print(f"submission: {summary['path']} ({summary['rows']} rows, folds {summary['folds']})")
 
 
@@ -130,7 +98,8 @@ def validate(
 ):
     """Check a submission file against the competition's sample submission."""
     from kagglekit.competition.definition import load_competition
-    from kagglekit.predict.submission import validate_file
+    from kagglekit.data.catalog import resolve_data_dir
+    from kagglekit.prediction.submission import validate_file
 
     comp = load_competition(competition)
     df = validate_file(comp, file, resolve_data_dir(comp, data_dir))

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from kagglekit.cli.app import (
-    Competition, Quiet, app, command, console, setup_logging, train_options, training_config,
+    Competition, Quiet, app, command, console, setup_logging, train_options,
 )
 
 kernel_app = typer.Typer(help="Train on Kaggle's GPUs: build a self-contained kernel, push it, wait, bring the run home.",
@@ -61,6 +61,8 @@ def build(
     from kagglekit.kernels.remote import kernel_owner
 
     comp = load_competition(competition)
+    from kagglekit.training.run import training_config
+
     config = training_config(comp, settings)
     if predict_from:
         return _build_predict(comp, config, predict_from, name, owner, gpu, internet)

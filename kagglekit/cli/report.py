@@ -23,7 +23,7 @@ def preview(
 ):
     """Draw training images as loaded and after augmentation, exactly as the network is fed them."""
     setup_logging(quiet)
-    from kagglekit.cli.core import resolve_data_dir
+    from kagglekit.data.catalog import resolve_data_dir
     from kagglekit.competition.definition import load_competition
     from kagglekit.core.config import resolve_config
     from kagglekit.data.augment import get_augmentation

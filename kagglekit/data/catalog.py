@@ -54,6 +54,18 @@ def cache_dir() -> Path:
     return Path(os.environ.get("KAGGLEKIT_CACHE", Path.home() / ".cache" / "kagglekit"))
 
 
+def resolve_data_dir(comp: Competition, data_dir: Path | None = None) -> Path:
+    """Where COMP's files are: DATA_DIR, or data/<slug> (where `kagglekit fetch` puts them); the built-in demo
+    writes its files there on first use."""
+    from kagglekit.competition import demo
+    from kagglekit.core.config import default_data_dir
+
+    path = Path(data_dir) if data_dir is not None else default_data_dir(comp.slug)
+    if comp.slug == demo.SLUG and data_dir is None and not path.exists():
+        demo.write_demo_competition(path)
+    return path
+
+
 def extraction_dir(zip_path: Path) -> Path:
     """Where archive ZIP_PATH is extracted in the cache: a folder named after it, under a key made of the
     archive's path, size and modification time (a changed archive is extracted again)."""

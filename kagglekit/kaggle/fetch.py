@@ -395,7 +395,7 @@ def check_takes_files(comp: Competition) -> None:
 def submit_file(comp: Competition, file: Path, message: str, data_dir: Path, wait: bool = False,
                 retry: RetryPolicy | None = None, timeout: float = 3600.0) -> SubmitResult:
     """Validate FILE, send it (start upload, upload, create submission) and, with WAIT, poll for its score."""
-    from kagglekit.predict.submission import validate_file
+    from kagglekit.prediction.submission import validate_file
 
     check_takes_files(comp)
     policy = retry or RetryPolicy.from_env()

@@ -103,7 +103,7 @@ def run(options: dict, competition_file: Path, input_root: Path, working: Path, 
     from kagglekit.competition.definition import load_competition_file
     from kagglekit.core.config import check_config, config_from_json
     from kagglekit.data.catalog import build_catalog
-    from kagglekit.train.crossval import train_folds
+    from kagglekit.training.crossval import train_folds
 
     if options.get("predict_from"):
         return predict_only(options, competition_file, input_root, working, started)
@@ -118,7 +118,7 @@ def run(options: dict, competition_file: Path, input_root: Path, working: Path, 
     _, scores = train_folds(catalog, config, data_dir, working, started=started)
     summary = {"kernel": options.get("kernel"), "competition": comp.slug, "resumed": resumed, "scores": scores}
     if options["predict"]:
-        from kagglekit.predict.submission import write_run_submission
+        from kagglekit.prediction.submission import write_run_submission
 
         summary["submission"] = write_run_submission(working, catalog, data_dir, RunFolder(working).submission)
     return summary
@@ -143,7 +143,7 @@ def predict_only(options: dict, competition_file: Path, input_root: Path, workin
     from kagglekit.competition.definition import load_competition_file
     from kagglekit.core.config import config_from_json
     from kagglekit.data.catalog import build_test_catalog
-    from kagglekit.predict.submission import write_planned_submission
+    from kagglekit.prediction.submission import write_run_submission
 
     comp = load_competition_file(competition_file)
     config = config_from_json(options["config"])
@@ -160,8 +160,8 @@ def predict_only(options: dict, competition_file: Path, input_root: Path, workin
              " (the competition's rerun)" if rerun else "", source.path)
     copy_run_files(source, RunFolder(working))  # the settings predicted with: `kernel output` brings home a run folder
     time_left = options["time_limit"] - (time.time() - started)
-    written = write_planned_submission(source.path, catalog, data_dir, RunFolder(working).submission, time_left,
-                                       config.tta)
+    written = write_run_submission(source.path, catalog, data_dir, RunFolder(working).submission, config.tta,
+                                   time_left=time_left)
     return {"kernel": options.get("kernel"), "competition": comp.slug, "predicted_with": options["predict_from"],
             "rerun": rerun, "submission": written}
 

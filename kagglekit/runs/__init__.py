@@ -1,3 +1,3 @@
 """Stage 4, the run folder: its files and typed records, listing runs, the report, ensembles of runs.
 
-It comes before training because training writes into the run folder this stage defines."""
+It comes before training/ because training writes into the run folder this stage defines."""

@@ -181,7 +181,7 @@ def create_submission(call: Call):
 
 def score_upload(bundle, path) -> tuple[str | None, str | None]:
     """(public score, None) for a valid file, or (None, the reason it cannot be scored)."""
-    from kagglekit.predict.submission import check_submission, read_csv_text, read_sample, score_submission
+    from kagglekit.prediction.submission import check_submission, read_csv_text, read_sample, score_submission
 
     if bundle.solution is None:
         return None, f"the sandbox has no solution file for {bundle.slug}, so it cannot score submissions"

@@ -177,7 +177,7 @@ def _outcome(bundle, code: int | None, limit: float, session: Path, file_name: s
 
 def _score(bundle, written: Path, mounted: Path) -> float:
     """The file's score against the hidden solution, after the checks of its rows and columns."""
-    from kagglekit.predict.submission import check_submission, read_csv_text, read_sample, score_submission
+    from kagglekit.prediction.submission import check_submission, read_csv_text, read_sample, score_submission
 
     _, solution = bundle.rerun_files()
     if solution is None:

@@ -63,11 +63,11 @@ def test_a_run_trained_here_is_published_as_a_dataset_and_submitted_through_an_i
     # The time left decides the test-time views: one when the limit is all but gone, all asked for otherwise.
     from kagglekit.competition.definition import load_competition
     from kagglekit.data.catalog import build_test_catalog
-    from kagglekit.predict.predict import predict_test_within
+    from kagglekit.prediction.predict import predict_test
 
     catalog = build_test_catalog(load_competition(CODE), data, [])
-    assert predict_test_within(run, catalog, time_left=0.001, max_views=3)[3]["views"] == 1
-    _, proba, folds, plan = predict_test_within(run, catalog, time_left=3600, max_views=3)
+    assert predict_test(run, catalog, 3, time_left=0.001)[3]["views"] == 1
+    _, proba, folds, plan = predict_test(run, catalog, 3, time_left=3600)
     assert plan["views"] == 3 and plan["images"] == 150 and folds == [0, 1] and proba.shape == (150, 10)
 
     code, out, err = cli("upload-run", run, "--dataset", "kaggler/digits-models", "-q")

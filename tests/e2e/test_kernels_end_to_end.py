@@ -90,7 +90,7 @@ def test_fan_out_three_folds_then_ensemble_is_a_run_folder(cli, kernel_env, kern
     from kagglekit.competition.definition import load_competition
     from kagglekit.core.config import resolve_config
     from kagglekit.data.catalog import build_catalog
-    from kagglekit.train.crossval import assign_folds
+    from kagglekit.training.crossval import assign_folds
 
     code, out, err = cli("kernel", "build", "-c", DEMO, "--folds", "3", "--epochs", "1", "--image-size", "16",
                          "--model", "bn_cnn_small", "--sample", "60", "--tta", "1", "--name", "digits-fan")
@@ -141,14 +141,14 @@ import logging, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from kagglekit.train.devices import choose_strategy
+from kagglekit.training.devices import choose_strategy
 strategy = choose_strategy()
 print("strategy", type(strategy).__name__, strategy.num_replicas_in_sync)
 logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
 from kagglekit.competition.definition import load_competition
 from kagglekit.core.config import resolve_config
 from kagglekit.data.catalog import build_catalog
-from kagglekit.train.crossval import train_folds
+from kagglekit.training.crossval import train_folds
 comp = load_competition(sys.argv[1])
 config = resolve_config(comp.train_defaults, folds=2, fold=0, epochs=1, image_size=32, batch_size=4, tta=1)
 run, scores = train_folds(build_catalog(comp, sys.argv[2], with_test=False), config, sys.argv[2], sys.argv[3])

@@ -9,8 +9,8 @@ import pytest
 
 from kagglekit.core.config import parse_duration, resolve_config
 from kagglekit.core.errors import KagglekitError
-from kagglekit.train.budget import fold_deadline
-from kagglekit.train.schedules import learning_rate_at
+from kagglekit.training.budget import fold_deadline
+from kagglekit.training.schedules import learning_rate_at
 
 
 @pytest.mark.parametrize("text, seconds", [
@@ -86,7 +86,7 @@ def test_with_a_budget_the_plan_decides_the_epochs_not_the_competition_file():
 
 
 def test_budget_summary_says_how_the_time_went():
-    from kagglekit.train.crossval import budget_summary
+    from kagglekit.training.crossval import budget_summary
 
     line = budget_summary(2700, 1000.0, [{"fold": 0, "epochs_run": 27, "seconds": 520.0},
                                          {"fold": 1, "epochs_run": 25, "seconds": 500.0}], now=1000.0 + 2000)
@@ -97,13 +97,13 @@ def test_budget_summary_says_how_the_time_went():
 # -- --precision auto: measured on the CPU ---------------------------------------------------------
 
 def _speed(policy, jit, ips, loss):
-    from kagglekit.train.devices import StepSpeed
+    from kagglekit.training.devices import StepSpeed
 
     return StepSpeed(policy, jit, ips, loss)
 
 
 def test_auto_precision_keeps_bfloat16_when_it_is_faster_and_sound():
-    from kagglekit.train.devices import choose_fastest
+    from kagglekit.training.devices import choose_fastest
 
     found = choose_fastest([_speed("float32", False, 381, 0.70), _speed("float32", True, 331, 0.70),
                             _speed("mixed_bfloat16", False, 470, 0.71), _speed("mixed_bfloat16", True, 304, 0.71)])
@@ -111,7 +111,7 @@ def test_auto_precision_keeps_bfloat16_when_it_is_faster_and_sound():
 
 
 def test_auto_precision_refuses_bfloat16_when_slower_or_unsound():
-    from kagglekit.train.devices import choose_fastest
+    from kagglekit.training.devices import choose_fastest
 
     slower = [_speed("float32", False, 380, 0.70), _speed("float32", True, 420, 0.70),
               _speed("mixed_bfloat16", False, 90, 0.70), _speed("mixed_bfloat16", True, 60, 0.70)]
@@ -126,7 +126,7 @@ def test_auto_precision_is_measured_recorded_and_kept_on_resume(workdir, caplog)
     from kagglekit.competition.demo import write_demo_competition
     from kagglekit.data.catalog import build_catalog
     from kagglekit.runs.folder import RunFolder
-    from kagglekit.train.fold import run_precision
+    from kagglekit.training.fold import run_precision
 
     comp = load_competition("demo-digits")
     catalog = build_catalog(comp, write_demo_competition(workdir / "digits"), with_test=False)
@@ -155,7 +155,7 @@ def _run_plan(monkeypatch, deadline: float, cycle) -> tuple[int, float, list[int
     the first epoch also traces (20 s). Returns (epochs run, when it ended, the plan after each epoch)."""
     import types
 
-    from kagglekit.train import budget
+    from kagglekit.training import budget
 
     clock = [0.0]
     monkeypatch.setattr(budget.time, "time", lambda: clock[0])

@@ -21,7 +21,7 @@ TINY = ["--folds", "2", "--epochs", "1", "--image-size", "16", "--model", "bn_cn
 # -- planning the test-time views -------------------------------------------------------
 
 def test_plan_views_fits_half_the_time_left_and_never_drops_below_one():
-    from kagglekit.predict.predict import plan_views
+    from kagglekit.prediction.predict import plan_views
 
     # 100 s per pass, 5 folds, an hour left: 1,800 s for 18 more passes after the timed one -> 3 views (15 passes)
     assert plan_views(100, 5, 3600, 6) == 3

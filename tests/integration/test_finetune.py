@@ -64,7 +64,7 @@ def test_stage_one_trains_the_head_only_and_stage_two_keeps_batch_norm_statistic
 
     from kagglekit.models.finetune import fit_two_stages
     from kagglekit.runs.folder import RunFolder
-    from kagglekit.train.fold import build_compiled_model, fold_plan
+    from kagglekit.training.fold import build_compiled_model, fold_plan
 
     comp = load_competition("dogs-vs-cats")
     config = resolve_config(comp.train_defaults, model="mobilenet_v3_small", weights=str(weights_file),

@@ -20,7 +20,7 @@ from kagglekit.competition.infer import infer_definition, metric_from_kaggle
 from kagglekit.competition.toml import parse_settings, toml_value
 from kagglekit.core.errors import KagglekitError
 from kagglekit.data.catalog import build_catalog
-from kagglekit.predict.submission import build_submission, read_sample
+from kagglekit.prediction.submission import build_submission, read_sample
 
 
 TINY = ["--folds", "2", "--epochs", "1", "--image-size", "32", "--model", "bn_cnn_small"]

@@ -89,7 +89,7 @@ def test_stock_kaggle_cli_accepts_the_folder(cli, kernel_env, kernel_sandbox, ru
 
 
 def test_precision_is_float32_on_cpu_and_mixed_on_modern_gpus():
-    from kagglekit.train.devices import resolve_precision
+    from kagglekit.training.devices import resolve_precision
 
     assert resolve_precision("auto", None) == "float32"
     assert resolve_precision("mixed_float16", None) == "float32"

@@ -12,12 +12,12 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "kagglekit"
 
 # The stages in the order data flows. A stage may import itself and the stages listed before it.
-# runs/ comes before train/: training writes into the run folder that runs/ defines.
-STAGES = ["core", "competition", "data", "models", "runs", "train", "predict", "kaggle", "kernels"]
+# runs/ comes before training/: training writes into the run folder that runs/ defines.
+STAGES = ["core", "competition", "data", "models", "runs", "training", "prediction", "kaggle", "kernels"]
 # Beside the stages: they may import any stage, and no stage imports them.
 BESIDE = ["bench", "sandbox", "cli"]
-# The package root (the public API for notebooks) and `python -m kagglekit` sit on top of everything.
-TOP = ["kagglekit", "__main__"]
+# The package root and its public API for notebooks (api.py), and `python -m kagglekit`, sit on top of everything.
+TOP = ["kagglekit", "api", "__main__"]
 
 
 def module_name(path: Path) -> str:
@@ -104,8 +104,8 @@ def layer_violations(packages: dict[str, set[str]]) -> list[str]:
 
 def test_the_graph_is_read_from_the_source():
     graph = import_graph()
-    assert "runs.folder" in graph["train.fold"] and "models.inference" in graph["train.fold"]
-    assert "train" in package_graph(graph)["kernels"]
+    assert "runs.folder" in graph["training.fold"] and "models.inference" in graph["training.fold"]
+    assert "training" in package_graph(graph)["kernels"]
 
 
 def test_every_stage_is_a_folder_and_no_module_is_loose():
@@ -131,5 +131,5 @@ def test_no_stage_imports_a_later_stage_or_a_tool():
 
 
 def test_an_import_back_up_the_order_would_be_found():
-    assert layer_violations({"data": {"core", "train"}, "train": {"sandbox"}}) == [
-        "data/ imports the later train/", "train/ imports sandbox, which no stage may import"]
+    assert layer_violations({"data": {"core", "training"}, "training": {"sandbox"}}) == [
+        "data/ imports the later training/", "training/ imports sandbox, which no stage may import"]

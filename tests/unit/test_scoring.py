@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from kagglekit.competition.definition import parse_competition
-from kagglekit.predict.submission import score_submission
+from kagglekit.prediction.submission import score_submission
 
 LABELS = [1, 0, 1, 1, 0, 0, 1, 0, 1, 0]
 P_ONE = [0.9, 0.2, 0.8, 0.6, 0.4, 0.1, 0.3, 0.6, 0.7, 0.3]

@@ -7,7 +7,7 @@ import pytest
 from kagglekit.competition.definition import load_competition
 from kagglekit.competition.demo import write_demo_competition
 from kagglekit.core.errors import KagglekitError
-from kagglekit.predict.submission import build_submission, check_submission, score_submission, write_submission
+from kagglekit.prediction.submission import build_submission, check_submission, score_submission, write_submission
 
 
 def test_dogs_labels_and_redux_probabilities(workdir, dogs_dir):

@@ -33,7 +33,7 @@ log = logging.getLogger("kagglekit")
 
 def fold_plan(config: TrainConfig, deadline: float | None, steps: int):
     """The fold's time plan: it times the first steps and decides how many epochs fit its share of --budget."""
-    from kagglekit.train.budget import FoldPlan
+    from kagglekit.training.budget import FoldPlan
 
     return FoldPlan(config.epochs, steps, deadline, reserve_per_val=len(tta_views(config.augment, config.tta)))
 
@@ -41,7 +41,7 @@ def fold_plan(config: TrainConfig, deadline: float | None, steps: int):
 def _callbacks(config: TrainConfig, fold: FoldFiles, n_folds: int, plan, stage: int = 0):
     """The fold's callbacks. STAGE 1 (fine-tuning's head-only epochs) runs at a constant rate without early
     stopping; STAGE 2 schedules the rate over the epochs after it; 0: one stage, as for a model from scratch."""
-    from kagglekit.train.schedules import LearningRate
+    from kagglekit.training.schedules import LearningRate
 
     history = read_history(fold)
     best_so_far = float(history["val_loss"].min()) if "val_loss" in history and len(history) else None
@@ -192,7 +192,7 @@ def run_precision(comp: Competition, config: TrainConfig, train_rows: pd.DataFra
     TRAIN_ROWS; measurements are cached per model shape and machine, so that a
     second run of the same shape does not measure again.
     """
-    from kagglekit.train.devices import Precision, precision_for
+    from kagglekit.training.devices import Precision, precision_for
 
     recorded = run.read_precision()
     if recorded is not None:
@@ -214,7 +214,7 @@ def _cached_probe(comp: Competition, config: TrainConfig, train_rows: pd.DataFra
 
     from kagglekit.data.catalog import cache_dir
     from kagglekit.data.pipeline import training_dataset
-    from kagglekit.train.devices import StepSpeed, cpu_features, probe_speeds
+    from kagglekit.training.devices import StepSpeed, cpu_features, probe_speeds
 
     key = json.dumps([config.model, config.image_size, config.batch_size, comp.n_classes, config.weights,
                       cpu_features(), tf.__version__])
@@ -264,14 +264,16 @@ def fit_fold(
     k: int,
     deadline: float | None = None,
     precision=None,
+    callbacks: tuple = (),
 ) -> dict:
     """Train fold K of RUN (resuming if it was interrupted) and return its result.
 
-    PRECISION (a devices.Precision) is the run's; None: decided from the settings alone.
+    PRECISION (a devices.Precision) is the run's; None: decided from the settings alone. CALLBACKS (Keras
+    callbacks of the user's, from the Python API) run after kagglekit's own, in every stage.
     """
     from kagglekit.competition.metrics import score
     from kagglekit.data.pipeline import inference_dataset, training_dataset
-    from kagglekit.train.devices import training_strategy
+    from kagglekit.training.devices import training_strategy
 
     fold = run.fold(k)
     fold.path.mkdir(parents=True, exist_ok=True)
@@ -300,7 +302,7 @@ def fit_fold(
 
     def fit(model, first_epoch, last_epoch, stage=0):
         model.fit(train_ds, validation_data=val_ds, initial_epoch=first_epoch, epochs=last_epoch, verbose=0,
-                  shuffle=False, callbacks=_callbacks(config, fold, config.folds, plan, stage))
+                  shuffle=False, callbacks=[*_callbacks(config, fold, config.folds, plan, stage), *callbacks])
 
     if config.head_epochs:
         from kagglekit.models.finetune import fit_two_stages

@@ -21,32 +21,6 @@ from kagglekit.runs.folder import RunFolder, load_fold_model
 log = logging.getLogger("kagglekit")
 
 
-def predict_test(run_dir: Path, catalog: Catalog, tta: int | None = None, batch_size: int | None = None):
-    """Ensemble the finished folds of RUN_DIR on the catalog's test images.
-
-    Returns (ids, probabilities (n, n_classes), folds used).
-    """
-    comp = catalog.competition
-    run = RunFolder(run_dir)
-    config = run.read_config()
-    folds = run.finished_folds()
-    if not folds:
-        raise KagglekitError(f"run {run.path} has no finished fold; run 'kagglekit train' first")
-    views = tta_views(config.augment, tta or config.tta)
-    test = catalog.test
-    readable = test[test["readable"]]
-    proba = np.zeros((len(readable), comp.n_classes))
-    for k, fold in enumerate(folds, 1):
-        log.info("predicting with fold %d (%d/%d), %d test-time views", fold, k, len(folds), len(views))
-        model = load_fold_model(run, fold)
-        proba += predict_paths(model, list(readable["path"]), config.image_size, batch_size or config.batch_size,
-                               comp.n_classes, views)
-    proba /= len(folds)
-    full = np.tile(catalog.class_prior, (len(test), 1))
-    full[test["readable"].to_numpy()] = proba
-    return list(test["id"]), full, folds
-
-
 # An inference kernel plans its test-time views to use at most this share of the time it has left: a code
 # competition's hidden test set may be larger than the public one it was tried on, and a rerun past the
 # limit scores nothing.
@@ -67,19 +41,21 @@ def plan_views(seconds_per_pass: float, folds: int, time_left: float, max_views:
     return max(1, min(max_views, fit))
 
 
-def predict_test_within(run_dir: Path, catalog: Catalog, time_left: float, max_views: int,
-                        batch_size: int | None = None, clock=time.monotonic):
-    """Ensemble the finished folds of RUN_DIR on the catalog's test images, with as many test-time views
-    (up to MAX_VIEWS) as plan_views says fit in TIME_LEFT seconds, judged by a timed first pass.
+def predict_test(run_dir: Path, catalog: Catalog, tta: int | None = None, batch_size: int | None = None,
+                 time_left: float | None = None, clock=time.monotonic):
+    """Ensemble the finished folds of RUN_DIR on the catalog's test images, each with TTA test-time views
+    (default: the run's setting); test images that cannot be decoded get the training class prior.
 
+    With TIME_LEFT (seconds), TTA is the most views to use: as many as plan_views says fit, judged by a
+    timed first pass (an inference kernel's way: a code competition's hidden test set may be larger).
     Returns (ids, probabilities (n, n_classes), folds used, the plan: views, seconds per 1,000 images ...).
     """
     comp, run = catalog.competition, RunFolder(run_dir)
     config, folds = run.read_config(), run.finished_folds()
     if not folds:
-        raise KagglekitError(f"run {run.path} has no finished fold; train it first")
-    deadline = clock() + time_left
-    candidates = tta_views(config.augment, max(1, max_views))
+        raise KagglekitError(f"run {run.path} has no finished fold; run 'kagglekit train' first")
+    deadline = None if time_left is None else clock() + time_left
+    candidates = tta_views(config.augment, max(1, tta or config.tta))
     test = catalog.test
     paths = list(test.loc[test["readable"], "path"])
     size, batch = config.image_size, batch_size or config.batch_size
@@ -88,11 +64,14 @@ def predict_test_within(run_dir: Path, catalog: Catalog, time_left: float, max_v
     started = clock()
     first = predict_paths(model, paths, size, batch, comp.n_classes, candidates[:1])
     per_pass = clock() - started
-    views = candidates[:plan_views(per_pass, len(folds), deadline - clock(), len(candidates))]
+    views = candidates if deadline is None else \
+        candidates[:plan_views(per_pass, len(folds), deadline - clock(), len(candidates))]
     per_1000 = 1000 * per_pass / max(len(paths), 1)
-    log.info("one pass (one fold, one view) over %d test images took %.1fs: %.2fs per 1,000 images; "
-             "%d folds x %d test-time views planned within %.0fs", len(paths), per_pass, per_1000,
-             len(folds), len(views), deadline - clock())
+    if deadline is not None:
+        log.info("one pass (one fold, one view) over %d test images took %.1fs: %.2fs per 1,000 images; "
+                 "%d folds x %d test-time views planned within %.0fs", len(paths), per_pass, per_1000,
+                 len(folds), len(views), deadline - clock())
+    log.info("predicting with %d folds, %d test-time views", len(folds), len(views))
     proba = first
     if len(views) > 1:  # the plain view is done: average it with the others
         rest = predict_paths(model, paths, size, batch, comp.n_classes, views[1:])

@@ -73,14 +73,15 @@ def run_record(catalog: Catalog, n_train: int, data_dir: Path) -> dict:
 
 
 def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: Path | None = None,
-                started: float | None = None) -> tuple[Path, dict]:
+                started: float | None = None, callbacks: tuple = ()) -> tuple[Path, dict]:
     """Train every fold (or only config.fold), skipping finished ones; return the run folder and its scores.
 
     With config.budget, the run ends by STARTED (default: now) + budget with the folds that fit.
+    CALLBACKS: Keras callbacks of the user's, given to every fold's fit.
     """
     from kagglekit.runs.oof import collect_oof
-    from kagglekit.train.budget import fold_deadline
-    from kagglekit.train.fold import fit_fold, run_precision
+    from kagglekit.training.budget import fold_deadline
+    from kagglekit.training.fold import fit_fold, run_precision
 
     comp = catalog.competition
     run = RunFolder(run_dir or default_run_dir(comp.slug, config))
@@ -108,7 +109,7 @@ def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: 
         if precision is None:  # chosen once per run (measured on the first fold's batches), recorded for resumes
             precision = run_precision(comp, config, train[train["fold"] != k], run)
         result = fit_fold(comp, config, train[train["fold"] != k], train[train["fold"] == k], run, k, this_deadline,
-                          precision)
+                          precision, callbacks)
         trained.append(result)
         log.info("fold %d/%d: %s %.4f, accuracy %.4f (best epoch %s)", k + 1, config.folds,
                  comp.metric, result["score"], result["accuracy"], result["best_epoch"])

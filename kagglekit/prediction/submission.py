@@ -174,31 +174,51 @@ def score_submission(comp: Competition, submission: pd.DataFrame, solution: pd.D
                  submission_probabilities(comp, submission.reset_index(drop=True)))
 
 
-def write_run_submission(run_dir: Path, catalog: Catalog, data_dir: Path, out: Path | None,
-                         tta: int | None = None) -> dict:
-    """Predict with a run's folds, lay the result out, check it and write it atomically; returns a summary."""
-    from kagglekit.predict.predict import predict_test
-    from kagglekit.runs.folder import RunFolder
+def build_run_submission(run_dir: Path, catalog: Catalog, data_dir: Path, tta: int | None = None,
+                         time_left: float | None = None) -> tuple[pd.DataFrame, dict]:
+    """Predict with a run's folds (predict.predict_test: TTA views, or at most TTA fitting TIME_LEFT seconds) and
+    lay the result out, checked against the sample submission found now; returns it with what was used."""
+    from kagglekit.prediction.predict import predict_test
 
     comp = catalog.competition
-    ids, proba, folds = predict_test(run_dir, catalog, tta)
+    ids, proba, folds, plan = predict_test(run_dir, catalog, tta, time_left=time_left)
     sample = read_sample(comp, data_dir)
     df = build_submission(comp, ids, proba, sample)
     check_submission(comp, df, sample)
+    return df, {"folds": folds, "plan": plan, "prior_rows": int((~catalog.test["readable"]).sum())}
+
+
+def write_run_submission(run_dir: Path, catalog: Catalog, data_dir: Path, out: Path | None,
+                         tta: int | None = None, time_left: float | None = None) -> dict:
+    """build_run_submission, written atomically to OUT (default: the run's submission.csv); returns a summary."""
+    from kagglekit.runs.folder import RunFolder
+
+    df, used = build_run_submission(run_dir, catalog, data_dir, tta, time_left)
     path = write_submission(df, out or RunFolder(run_dir).submission)
-    return {"path": str(path), "rows": len(df), "folds": folds, "prior_rows": int((~catalog.test["readable"]).sum())}
+    return {"path": str(path), "rows": len(df), **used}
 
 
-def write_planned_submission(run_dir: Path, catalog: Catalog, data_dir: Path, out: Path, time_left: float,
-                             max_views: int) -> dict:
-    """Like write_run_submission, with test-time views planned to fit TIME_LEFT seconds (an inference kernel's way)."""
-    from kagglekit.predict.predict import predict_test_within
+def predict_run(run_dir: Path | None = None, competition: str | Competition | None = None, data_dir: Path | None = None,
+                tta: int | None = None, out: Path | None = None, write: bool = True) -> dict:
+    """What `kagglekit predict` does: the run (default: the competition's latest), its competition and data
+    (default: those its record names), its submission built and, with WRITE, written to OUT. The summary
+    holds the table itself under "submission"."""
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.data.catalog import build_catalog, resolve_data_dir
+    from kagglekit.runs.folder import RunFolder, latest_run_dir
 
-    comp = catalog.competition
-    ids, proba, folds, plan = predict_test_within(run_dir, catalog, time_left, max_views)
-    sample = read_sample(comp, data_dir)
-    df = build_submission(comp, ids, proba, sample)
-    check_submission(comp, df, sample)  # against the sample found now, never one seen at build time
-    path = write_submission(df, out)
-    return {"path": str(path), "rows": len(df), "folds": folds, "plan": plan,
-            "prior_rows": int((~catalog.test["readable"]).sum())}
+    if tta is not None and tta < 1:
+        raise KagglekitError("--tta must be at least 1 (1 = no test-time augmentation)")
+    record = RunFolder(run_dir).read_record(required=False) if run_dir is not None else {}
+    comp = competition if isinstance(competition, Competition) else \
+        load_competition(competition or record.get("competition_file") or record.get("competition"))
+    run = RunFolder(run_dir or latest_run_dir(comp.slug))
+    run.read_config()  # a clear error for a folder that is not a run
+    recorded_data = run.read_record(required=False).get("data_dir")
+    data = resolve_data_dir(comp, data_dir or (Path(recorded_data) if recorded_data else None))
+    catalog = build_catalog(comp, data)
+    df, used = build_run_submission(run.path, catalog, data, tta)
+    summary = {"rows": len(df), "submission": df, **used}
+    if write:
+        summary["path"] = str(write_submission(df, out or run.submission))
+    return summary

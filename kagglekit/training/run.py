@@ -1,0 +1,49 @@
+"""A training run from a competition and settings, as `kagglekit train` and `kagglekit.train()` start it.
+
+The settings are resolved (kagglekit's defaults, then the competition's [train] table, then the ones
+given) and checked against the registries before any image is read; a run folder that exists must have
+been trained with the same settings (a resume); then the catalog is built and the folds are trained.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from kagglekit.competition.definition import Competition
+from kagglekit.core.config import TrainConfig, resolve_config
+from kagglekit.core.errors import KagglekitError
+from kagglekit.data.augment import get_augmentation
+from kagglekit.data.catalog import build_catalog, resolve_data_dir
+from kagglekit.models.registry import is_backbone, list_models, min_image_size
+from kagglekit.runs.folder import RunFolder, check_resume, default_run_dir
+from kagglekit.training.crossval import train_folds
+
+
+def training_config(comp: Competition, settings: dict) -> TrainConfig:
+    """COMP's [train] defaults with SETTINGS (setting name -> value) applied; names and combinations checked."""
+    config = resolve_config(comp.train_defaults, **settings)
+    get_augmentation(config.augment)  # a bad name fails before any data is read
+    if config.model not in list_models():
+        raise KagglekitError(f"unknown model '{config.model}'; valid models: {', '.join(list_models())}")
+    if config.image_size < min_image_size(config.model):
+        raise KagglekitError(f"model '{config.model}' needs --image-size {min_image_size(config.model)} or more")
+    if config.head_epochs and not is_backbone(config.model):
+        backbones = ", ".join(m for m in list_models() if is_backbone(m))
+        raise KagglekitError(f"--head-epochs fine-tunes a pretrained backbone; '{config.model}' has none (use "
+                             f"{backbones} with --weights)")
+    return config
+
+
+def train_run(comp: Competition, settings: dict, data_dir: Path | None = None, run_dir: Path | None = None,
+              started: float | None = None, callbacks: tuple = ()) -> tuple[Path, dict]:
+    """Train COMP with SETTINGS into RUN_DIR (default: named after the settings, so the same call resumes);
+    returns the run folder and its OOF scores. A --budget counts from STARTED (default: now)."""
+    started = time.time() if started is None else started
+    config = training_config(comp, settings)
+    run = RunFolder(run_dir or default_run_dir(comp.slug, config))
+    if run.is_run():  # refuse changed settings before the images are read
+        check_resume(run, config)
+    data = resolve_data_dir(comp, data_dir)
+    catalog = build_catalog(comp, data)  # test files too: a missing test image should not wait for predict
+    return train_folds(catalog, config, data, run.path, started=started, callbacks=tuple(callbacks))
