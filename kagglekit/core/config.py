@@ -2,7 +2,7 @@
 
 Every setting is declared once, as a field of TrainConfig with its help text:
 the field is a `[train]` key of a competition file, a flag of `kagglekit
-train` and `kagglekit kernel build` (kagglekit/cli/options.py builds the flags
+train` and `kagglekit kernel build` (kagglekit/cli/app.py's train_options builds the flags
 from the fields), and part of the settings a run folder keeps (config.json).
 A resumed run must have the same settings, except the few in RESUMABLE.
 """
