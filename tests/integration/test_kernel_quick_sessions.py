@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from kernel_fixtures import DEMO, DEMO_TINY, build
+from kernel_fixtures import DEMO, DEMO_TINY, build, push_folds_against_a_cap_of_two
 from sklearn.metrics import log_loss
 
 # A session that copies the sample submission it finds in its input (uniform probabilities) into its output.
@@ -107,12 +107,7 @@ def test_four_fold_kernels_against_a_cap_of_two_all_finish_and_merge(cli, workdi
                          "--name", "digits-quick-fan")
     assert code == 0, err
     quick_fold_kernels(monkeypatch, session_env.cache_dir / DEMO, 4)
-    code, out, err = cli("kernel", "push", "digits-quick-fan", "--folds-parallel", "--max-concurrent", "4", "-q")
-    assert code == 0, err
-    pushed = [line.split()[1] for line in out.splitlines() if line.startswith("pushed")]
-    assert pushed == [f"kaggler/digits-quick-fan-fold{k}" for k in range(4)]
-    waits = [line for line in out.splitlines() if "cap of 2 batch GPU sessions is reached" in line]
-    assert 1 <= len(waits) <= 2 and all("waiting for one of ours to finish, then pushing it again" in w for w in waits)
+    push_folds_against_a_cap_of_two(cli, "digits-quick-fan", 4)
 
     code, out, err = cli("kernel", "status", "digits-quick-fan", "--wait", "-q")
     assert code == 0, err
