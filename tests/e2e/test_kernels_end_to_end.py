@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pandas as pd
-from kernel_fixtures import (DEMO, DOGS, ROOT, build, kaggle_layout, push_folds_against_a_cap_of_two, read_only, run_script,
+from kernel_fixtures import (DEMO, DEMO_TINY, DOGS, ROOT, build, kaggle_layout, push_folds_against_a_cap_of_two, read_only, run_script,
                              snapshot)
 
 TINY = ["--folds", "2", "--epochs", "1", "--image-size", "32", "--sample", "60", "--tta", "1", "--batch-size", "16"]
@@ -172,7 +172,7 @@ def test_mirrored_strategy_over_two_logical_cpus(workdir, folders_competition):
 def test_four_folds_against_a_cap_of_two_sessions_all_finish(cli, session_env, workdir):
     sandbox = session_env
     sandbox.max_kernel_sessions = 2
-    code, out, err = cli("kernel", "build", "-c", DEMO, "--folds", "4", *TINY, "--gpu", "NvidiaTeslaT4",
+    code, out, err = cli("kernel", "build", "-c", DEMO, "--folds", "4", *DEMO_TINY, "--gpu", "NvidiaTeslaT4",
                          "--name", "digits-capped")
     assert code == 0, err
     push_folds_against_a_cap_of_two(cli, "digits-capped", 4)
