@@ -352,9 +352,13 @@ def _train_table(draft: Draft, data_dir: Path, train: ImageSet, classes: list[st
     seen = f"median of {len(sizes)} training images: {width}x{height} px"
     risk = _mirror_risk(classes)
     if side <= SMALL_IMAGE:
-        size = max(32, -(-side // 8) * 8)
-        draft.put("train.image_size", size, seen + ("" if size == side else f", scaled up to {size} for four poolings"))
-        draft.put("train.model", "bn_cnn", "small images: BatchNorm blocks with no stride-2 stem to lose detail")
+        size = max(16, -(-side // 8) * 8)  # bn_cnn's three poolings leave 2x2 of 16 px
+        draft.put("train.image_size", size, seen + ("" if size == side else f", scaled up to {size} for three poolings"))
+        if side <= 16:
+            draft.put("train.model", "bn_cnn_small", "tiny images: the half-width BatchNorm network is enough for what "
+                                                     "16 px can hold")
+        else:
+            draft.put("train.model", "bn_cnn", "small images: BatchNorm blocks with no stride-2 stem to lose detail")
         draft.put("train.augment", "shift", f"no mirroring: {risk or 'small images are often digits, characters or icons'}")
         draft.put("train.batch_size", 64, "small images: more of them per step")
         return

@@ -130,7 +130,8 @@ def test_auto_precision_is_measured_recorded_and_kept_on_resume(workdir, caplog)
 
     comp = load_competition("demo-digits")
     catalog = build_catalog(comp, write_demo_competition(workdir / "digits"), with_test=False)
-    config = resolve_config(comp.train_defaults, model="bn_cnn_small", image_size=16, batch_size=16, epochs=1000)
+    config = resolve_config(comp.train_defaults, model="bn_cnn_small", image_size=16, batch_size=16, epochs=1000,
+                            precision="auto")
     run = RunFolder(workdir / "run")
     run.path.mkdir()
     with caplog.at_level("INFO", logger="kagglekit"):

@@ -119,7 +119,7 @@ def test_demo_infers_the_shipped_definition(project):
     assert labels.classes == shipped.labels.classes == tuple(str(d) for d in range(10))
     assert comp.submission.kind == "class_columns" and comp.submission.id_format == "stem"
     assert comp.metric == "log_loss" and comp.submission.clip == shipped.submission.clip == (0.001, 0.999)
-    # 8x8 digits: scaled up to 32 and never mirrored (a mirrored 2 is not a 2), as the shipped file says
+    # 8x8 digits: scaled up to 16 and never mirrored (a mirrored 2 is not a 2), as the shipped file says
     for key in ("image_size", "model", "augment", "batch_size"):
         assert comp.train_defaults[key] == shipped.train_defaults[key]
 

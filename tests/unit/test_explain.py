@@ -43,7 +43,7 @@ def test_explain_model_cli(workdir, cli):
     assert "parameters: 3,453,121" in out and "sees a 46x46-pixel patch of the 150x150 image" in out
     code, out, err = cli("explain-model", "-c", "demo-digits", "--model", "bn_cnn_small")
     assert code == 0, err
-    assert "bn_cnn_small on 32x32x3 images, 10 classes" in out  # size and classes from the competition
+    assert "bn_cnn_small on 16x16x3 images, 10 classes" in out  # size and classes from the competition
 
 
 @pytest.mark.parametrize("args, message", [(["--model", "vgg99"], "unknown model 'vgg99'"),
