@@ -49,13 +49,14 @@ class Sandbox:
 
     def __init__(self, data_dirs=(), state_dir: Path = Path(".sandbox"), host: str = "127.0.0.1", port: int = 7777,
                  cache_dir: Path | None = None, daily_limit: int = 5, scoring_delay: float = 1.0, with_demo: bool = True,
-                 max_kernel_sessions: int = 2, max_output_page: int = 200):
+                 max_kernel_sessions: int = 2, max_output_page: int = 200, metric: str | None = None):
         # Absolute: kernel sessions run in folders of their own and get these paths handed to them.
         self.state_dir = Path(state_dir).resolve()
         self.store = Store(self.state_dir)
         recover_reruns(self.store)  # reruns pending when the sandbox last stopped have lost their sessions
         self.cache_dir = Path(cache_dir).resolve() if cache_dir else self.state_dir / "cache"
-        self.bundles: dict[str, Bundle] = discover([Path(d) for d in data_dirs], self.cache_dir, with_demo)
+        # METRIC: Kaggle's record's metric of the folders served with an inferred definition (--metric).
+        self.bundles: dict[str, Bundle] = discover([Path(d) for d in data_dirs], self.cache_dir, with_demo, metric)
         for bundle in self.bundles.values():
             bundle_zip(bundle, self.cache_dir)  # built now, so that no client waits on it
         self.host, self.daily_limit, self.scoring_delay = host, daily_limit, scoring_delay
@@ -137,6 +138,14 @@ class Sandbox:
         """client_env as shell lines to paste or source."""
         lines = [f"export {k}={shlex.quote(v)}" for k, v in self.client_env().items()]
         return lines + ["unset KAGGLE_API_TOKEN  # an access token would take precedence over the key"]
+
+    def add_user(self, name: str, team: str | None = None) -> str:
+        """Add user NAME (on TEAM, a team of their own by default) and return their key."""
+        from kagglekit.sandbox.leaderboard import join_team
+
+        key = self.store.add_user(name)
+        join_team(self.store, name, team or name)
+        return key
 
     def configure(self, slug: str, **switches) -> dict:
         """Set a served competition's switches: rules_accepted, closed, daily_limit, rerun_time_limit."""
