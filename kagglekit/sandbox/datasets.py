@@ -69,8 +69,9 @@ class Dataset:
         return self.versions[-1]
 
     def version(self, number: int | None) -> DatasetVersion | None:
-        """Version NUMBER (the latest for None), or None when there is no such version."""
-        if number is None:
+        """Version NUMBER (the latest for None or 0, what a request without a version carries), or None when there
+        is no such version."""
+        if not number:
             return self.latest
         return next((v for v in self.versions if v.number == number), None)
 
@@ -254,7 +255,7 @@ def _matches(sandbox, ref: str, dataset: Dataset, req) -> bool:
         if (family in known and not name.startswith(family)) or (family == "other" and name.startswith(known)):
             return False
     size = total_bytes(version_dir(sandbox, ref, dataset.latest.number), dataset.latest.files)
-    return (req.min_size is None or size >= req.min_size) and (req.max_size is None or size <= req.max_size)
+    return size >= (req.min_size or 0) and (not req.max_size or size <= req.max_size)  # 0: not given
 
 
 def _listing_order(req, ref: str, dataset: Dataset):
@@ -267,9 +268,11 @@ def _listing_order(req, ref: str, dataset: Dataset):
     return dataset.latest.created, ref  # hottest, votes, updated, active: the most recently updated first
 
 
-def _page(req, total: int) -> tuple[int, int]:
+def _page(req) -> tuple[int, int]:
+    """(first index, page size) of the page a listing request asks for, by token or page number."""
     size = min(req.page_size or 20, MAX_PAGE)
-    start = int(req.page_token) if (req.page_token or "").isdigit() else max((req.page or 1) - 1, 0) * size
+    page = getattr(req, "page", None) or 1
+    start = int(req.page_token) if (req.page_token or "").isdigit() else (page - 1) * size
     return start, size
 
 
@@ -284,7 +287,7 @@ def list_datasets(call: Call):
     found = [(ref, d) for ref, d in _all(call).items()
              if _can_see(call.user, ref, d) and owner in (None, ref.split("/")[0]) and _matches(call.sandbox, ref, d, req)]
     found.sort(key=lambda item: _listing_order(req, *item), reverse=True)
-    start, size = _page(req, len(found))
+    start, size = _page(req)
     answer = api.ApiListDatasetsResponse()
     answer.datasets = [_as_api_dataset(call.sandbox, ref, d) for ref, d in found[start:start + size]]
     if start + size < len(found):
@@ -298,7 +301,7 @@ def list_dataset_files(call: Call):
     ref, dataset = _visible(call, req.owner_slug, req.dataset_slug)
     version = _version_of(ref, dataset, req.dataset_version_number)
     folder = version_dir(call.sandbox, ref, version.number)
-    start, size = _page(req, len(version.files))
+    start, size = _page(req)
     answer = api.ApiListDatasetFilesResponse()
     files = []
     for name in version.files[start:start + size]:
