@@ -22,6 +22,7 @@ from kagglesdk.security.types.oauth_service import IntrospectTokenRequest, Intro
 from kagglekit.core.errors import KagglekitError
 from kagglekit.sandbox.routes import COMPETITIONS, OAUTH, ApiError, Call, Redirect, route
 from kagglekit.sandbox.store import utc_now
+from kagglekit.sandbox.teams import rank_of, standings
 
 MAX_PAGE = 200
 
@@ -93,8 +94,6 @@ def _sort_key(sort_by: CompetitionSortBy, bundle, teams: int, words: list[str]):
 def list_competitions(call: Call):
     """``kaggle competitions list``: the served competitions on the tab (--group) and in the category asked for,
     whose slug or title holds every word searched for, sorted as --sort-by says, with their record's fields."""
-    from kagglekit.sandbox.leaderboard import standings
-
     req = api.ApiListCompetitionsRequest.from_dict(call.body)
     words = (req.search or "").lower().split()
     group = req.group if req.group is not None else CompetitionListTab.COMPETITION_LIST_TAB_EVERYTHING
@@ -115,8 +114,6 @@ def list_competitions(call: Call):
 
 
 def _as_api_competition(call: Call, bundle, team_count: int) -> api.ApiCompetition:
-    from kagglekit.sandbox.leaderboard import rank_of
-
     settings = call.sandbox.store.settings(bundle.slug)
     comp = bundle.comp
     out = api.ApiCompetition()

@@ -1,11 +1,8 @@
 """Kernel queries: ``kaggle kernels list``, ``kernels pull`` / ``get`` (with ``-m``) and ``kernels files``.
 
-Each accepted push is recorded here as a typed record (KernelRecord, state.json
-section "kernel_metadata"): what its kernel-metadata.json said, with the
-sources Kaggle would keep (the valid ones), and the name of its source file in
-the session folder (``script.py``, or ``notebook.ipynb`` kept exactly as the
-client sent it). Pushing and running sessions stay with
-kagglekit.sandbox.kernels; this module only reads what they leave.
+They answer from the push records (kagglekit.sandbox.kernel_records) and the
+session folders; pushing and running sessions stay with
+kagglekit.sandbox.kernels, and this module only reads what they leave.
 
 ``pull -m`` writes back a kernel-metadata.json that ``kernels push`` (alias
 ``update``) takes as it is. ``kernels list`` filters by owner (``--mine``,
@@ -19,79 +16,18 @@ holds the public kernels and the caller's own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from kagglesdk.kernels.types import kernels_api_service as api
 from kagglesdk.kernels.types.kernels_enums import KernelsListSortType, KernelsListViewType
 
+from kagglekit.sandbox import kernels as sessions
 from kagglekit.sandbox.blobs import record_id
+from kagglekit.sandbox.kernel_records import SECTION, KernelRecord, PushedVersion
 from kagglekit.sandbox.routes import KERNELS, ApiError, Call, route
-from kagglekit.sandbox.store import utc_now
 
-SECTION = "kernel_metadata"
 MAX_PAGE = 100
-SOURCE_FILES = {"script": "script.py", "notebook": "notebook.ipynb"}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg", ".gif", ".html")
-
-
-@dataclass
-class PushedVersion:
-    """What one push said (its kernel-metadata.json, as the SaveKernel request carried it)."""
-
-    number: int
-    created: str  # ISO time, UTC
-    title: str
-    language: str = "python"
-    kernel_type: str = "script"
-    source: str = "script.py"  # the file in the version's session folder
-    is_private: bool = True
-    enable_gpu: bool = False
-    enable_tpu: bool = False
-    enable_internet: bool = False
-    machine_shape: str = ""
-    docker_image: str = ""
-    keywords: list[str] = field(default_factory=list)
-    competition_sources: list[str] = field(default_factory=list)
-    dataset_sources: list[str] = field(default_factory=list)
-    kernel_sources: list[str] = field(default_factory=list)
-    model_sources: list[str] = field(default_factory=list)
-
-
-@dataclass
-class KernelRecord:
-    """A kernel's pushes, oldest first (state.json, section "kernel_metadata", keyed by owner/slug)."""
-
-    versions: list[PushedVersion] = field(default_factory=list)
-
-    @property
-    def latest(self) -> PushedVersion:
-        return self.versions[-1]
-
-
-def source_name(kernel_type: str) -> str:
-    """The file a pushed version's source is kept in, in its session folder."""
-    return SOURCE_FILES[kernel_type]
-
-
-def _kept(requested: list[str], invalid: list[str]) -> list[str]:
-    return [s for s in requested if s not in set(invalid)]
-
-
-def record_push(call: Call, ref: str, number: int, req: api.ApiSaveKernelRequest, answer: api.ApiSaveKernelResponse) -> None:
-    """Record push NUMBER of kernel REF: its metadata, minus the sources the answer reports as invalid."""
-    pushed = PushedVersion(
-        number=number, created=utc_now().isoformat(), title=req.new_title or ref.split("/")[1],
-        language=req.language, kernel_type=req.kernel_type, source=source_name(req.kernel_type),
-        is_private=req.is_private is not False, enable_gpu=bool(req.enable_gpu), enable_tpu=bool(req.enable_tpu),
-        enable_internet=bool(req.enable_internet), machine_shape=req.machine_shape or "",
-        docker_image=req.docker_image or "", keywords=list(req.category_ids),
-        competition_sources=_kept(req.competition_data_sources, answer.invalid_competition_sources),
-        dataset_sources=_kept(req.dataset_data_sources, answer.invalid_dataset_sources),
-        kernel_sources=_kept(req.kernel_data_sources, answer.invalid_kernel_sources),
-        model_sources=_kept(req.model_data_sources, answer.invalid_model_sources))
-    with call.sandbox.store.change_records(SECTION, KernelRecord) as kernels:
-        kernels.setdefault(ref, KernelRecord()).versions.append(pushed)
 
 
 def _records(call: Call) -> dict[str, KernelRecord]:
@@ -137,11 +73,9 @@ def _as_metadata(ref: str, pushed: PushedVersion, latest: PushedVersion) -> api.
 @route(KERNELS, "GetKernel")
 def get_kernel(call: Call):
     """``kernels pull`` / ``get``: a version's source as pushed and its metadata (``-m``)."""
-    from kagglekit.sandbox.kernels import _session_dir
-
     req = api.ApiGetKernelRequest.from_dict(call.body)
     ref, pushed = _pushed(call, req.user_name, req.kernel_slug, req.version_label)
-    source = _session_dir(call.sandbox, ref, pushed.number) / pushed.source
+    source = sessions._session_dir(call.sandbox, ref, pushed.number) / pushed.source
     blob = api.ApiKernelBlob()
     blob.source = source.read_text() if source.is_file() else ""
     blob.language, blob.kernel_type, blob.slug = pushed.language, pushed.kernel_type, req.kernel_slug
@@ -156,14 +90,12 @@ def get_kernel(call: Call):
 @route(KERNELS, "ListKernelFiles")
 def list_kernel_files(call: Call):
     """``kernels files``: the output files of a version (the latest by default), once its session has ended."""
-    from kagglekit.sandbox.kernels import _latest, _outputs, _refresh, _session_dir
-
     req = api.ApiListKernelFilesRequest.from_dict(call.body)
     ref, pushed = _pushed(call, req.user_name, req.kernel_slug, req.version_label)
-    _, version = _latest(call, req.user_name, req.kernel_slug, str(pushed.number))
-    version = _refresh(call.sandbox, ref, version)
-    session = _session_dir(call.sandbox, ref, pushed.number)
-    names = _outputs(session) if version["status"] in ("COMPLETE", "ERROR") else []
+    _, version = sessions._latest(call, req.user_name, req.kernel_slug, str(pushed.number))
+    version = sessions._refresh(call.sandbox, ref, version)
+    session = sessions._session_dir(call.sandbox, ref, pushed.number)
+    names = sessions._outputs(session) if version["status"] in ("COMPLETE", "ERROR") else []
     start = int(req.page_token) if (req.page_token or "").isdigit() else 0
     size = min(req.page_size or 20, MAX_PAGE)
     files = []
@@ -183,9 +115,7 @@ def list_kernel_files(call: Call):
 # -- list ------------------------------------------------------------------------
 
 def _outputs_of(call: Call, ref: str, number: int) -> list[str]:
-    from kagglekit.sandbox.kernels import _outputs, _session_dir
-
-    return _outputs(_session_dir(call.sandbox, ref, number))
+    return sessions._outputs(sessions._session_dir(call.sandbox, ref, number))
 
 
 def _matches(call: Call, req, ref: str, kernel: KernelRecord) -> bool:

@@ -45,7 +45,7 @@ from kagglesdk.kernels.types.kernels_enums import KernelExecutionType, KernelWor
 from kagglekit.kernels.build import ACCELERATORS
 from kagglekit.sandbox.blobs import record_id
 from kagglekit.sandbox.datasets import attach as attach_datasets, mount as mount_datasets
-from kagglekit.sandbox.kernel_queries import record_push, source_name
+from kagglekit.sandbox.kernel_records import record_push, source_name
 from kagglekit.sandbox.models import attach as attach_models, mount as mount_models
 from kagglekit.sandbox.routes import KERNELS, SITE, ApiError, Call, Redirect, route
 from kagglekit.sandbox.session_logs import SessionLog, kaggle_log, send_kept_log, send_live_log

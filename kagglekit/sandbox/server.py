@@ -38,6 +38,7 @@ from kagglekit.sandbox.kernels import Sessions
 from kagglekit.sandbox.reruns import recover as recover_reruns
 from kagglekit.sandbox.routes import DOWNLOADS, ApiError, Call, Redirect, load_routes, not_served
 from kagglekit.sandbox.store import Store
+from kagglekit.sandbox.teams import join_team
 
 log = logging.getLogger("kagglekit.sandbox")
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -141,8 +142,6 @@ class Sandbox:
 
     def add_user(self, name: str, team: str | None = None) -> str:
         """Add user NAME (on TEAM, a team of their own by default) and return their key."""
-        from kagglekit.sandbox.leaderboard import join_team
-
         key = self.store.add_user(name)
         join_team(self.store, name, team or name)
         return key
