@@ -181,12 +181,16 @@ def sandbox(
     state: Annotated[Path, typer.Option(help="Folder for submissions, scores and settings (kept across restarts).")] = Path(".sandbox"),
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     daily_limit: Annotated[int, typer.Option(help="Submissions allowed per competition and day.")] = 5,
+    metric: Annotated[Optional[str], typer.Option(
+        "--metric", metavar="NAME",
+        help="Kaggle's record's evaluation metric of a --data folder without a definition, e.g. roc_auc or "
+             "'Area Under ROC Curve' (served in Kaggle's words; without it the listing leaves the metric empty).")] = None,
 ):
     """Serve a local Kaggle for the stock kaggle client: the demo competition plus each --data folder."""
     setup_logging(False)
     from kagglekit.sandbox import Sandbox
 
-    server = Sandbox(data or [], state_dir=state, host=host, port=port, daily_limit=daily_limit).bind()
+    server = Sandbox(data or [], state_dir=state, host=host, port=port, daily_limit=daily_limit, metric=metric).bind()
     console.print(f"kagglekit sandbox on http://{host}:{server.port} serving {', '.join(sorted(server.bundles))}")
     console.print(f"export this environment (also in {state / 'client.env'}) to point the kaggle client at it:")
     for line in server.export_lines():

@@ -16,6 +16,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
 from importlib import resources
 from pathlib import Path
 
@@ -27,7 +28,10 @@ LABEL_SOURCES = ("filename", "csv", "folders")
 SUBMISSION_KINDS = ("probability", "label", "class_columns")
 ID_FORMATS = ("stem", "name")
 LABEL_FORMATS = ("index", "name")
-SUBMITTED_VIA = ("file", "kernel")  # an uploaded CSV, or a code competition's rerun of a kernel version
+SUBMITTED_VIA = ("file", "kernel")
+# Kaggle's competition categories, as its listing words them (``kaggle competitions list --category``).
+CATEGORIES = ("Featured", "Research", "Recruitment", "Getting Started", "Masters", "Playground", "Community",
+              "Analytics")  # an uploaded CSV, or a code competition's rerun of a kernel version
 DEFAULTS_FILE = "kagglekit.toml"
 
 
@@ -85,6 +89,10 @@ class Competition:
     url: str = ""
     source: Path | None = None  # the TOML file it came from
     train_defaults: dict = field(default_factory=dict)
+    # Kaggle's record of it, as its listing shows them (the sandbox serves these): "" or None when not known.
+    category: str = ""  # one of CATEGORIES
+    deadline: datetime | None = None  # UTC, no tzinfo
+    reward: str = ""  # "$25,000", "Knowledge", "Kudos", "Swag"
 
     @property
     def rules_url(self) -> str:
@@ -116,7 +124,8 @@ class Competition:
 
 
 _SECTIONS = {"files": Files, "labels": Labels, "submission": Submission}
-_TOP_KEYS = {"slug", "title", "url", "metric", "files", "labels", "submission", "train"}
+_TOP_KEYS = {"slug", "title", "url", "metric", "files", "labels", "submission", "train", "category", "deadline",
+             "reward"}
 
 
 def parse_competition(data: dict, source: Path | None = None) -> Competition:
@@ -130,7 +139,7 @@ def parse_competition(data: dict, source: Path | None = None) -> Competition:
     for key in ("slug", "files", "metric"):
         if key not in data:
             raise KagglekitError(f"competition definition{where} is missing '{key}'; see the README's TOML format")
-    for key in ("slug", "title", "url", "metric"):
+    for key in ("slug", "title", "url", "metric", "category", "reward"):
         if key in data and not isinstance(data[key], str):
             raise KagglekitError(f"'{key}'{where} must be a string (in quotes), not {data[key]!r}")
     for key in (*_SECTIONS, "train"):
@@ -163,10 +172,30 @@ def parse_competition(data: dict, source: Path | None = None) -> Competition:
         metric=data["metric"],
         source=source,
         train_defaults=dict(data.get("train", {})),
+        category=data.get("category", ""),
+        deadline=_deadline(data.get("deadline"), where),
+        reward=data.get("reward", ""),
         **parts,
     )
     _check(comp, where)
     return comp
+
+
+def _deadline(value, where: str) -> datetime | None:
+    """A TOML date (the day ends at 23:59 UTC, as Kaggle's deadlines do), date-time or ISO string, as UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
+        except ValueError:
+            value = None
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, date):
+        return datetime.combine(value, time(23, 59))
+    raise KagglekitError(f"'deadline'{where} must be a date such as 2014-02-01 (or 2014-02-01T23:59:00Z); "
+                         "fix the competition file")
 
 
 def _check_types(name: str, section: dict, cls, where: str) -> None:
@@ -201,6 +230,7 @@ def _check(comp: Competition, where: str) -> None:
         ("submission.label_format", sub.label_format, LABEL_FORMATS),
         ("submission.via", sub.via, SUBMITTED_VIA),
         ("metric", comp.metric, list_metrics()),
+        *([("category", comp.category, CATEGORIES)] if comp.category else []),
     ]
     for key, value, valid in choices:
         if value not in valid:

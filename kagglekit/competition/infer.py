@@ -303,7 +303,10 @@ def _metric(draft: Draft, record: dict | None, kind: str) -> None:
         draft.put("metric", mapped, f"Kaggle's record: '{text}'")
         return
     fallback = {"label": "accuracy", "probability": "log_loss", "class_columns": "log_loss"}[kind]
-    why = f"Kaggle's record names '{text}', not accuracy, log loss or ROC AUC" if text else "no record of the competition"
+    if text:
+        why = f"Kaggle's record names '{text}', not accuracy, log loss or ROC AUC"
+    else:  # a record whose metric is empty is no record of the metric: the value below is a guess, and says so
+        why = "Kaggle's record names no evaluation metric" if record else "no record of the competition"
     draft.put("metric", fallback, f"a guess from the submission kind ({why}); check it")
     draft.warn(f"metric: {why}, so '{fallback}' was chosen from the submission kind; check the Evaluation page")
 

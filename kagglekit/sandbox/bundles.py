@@ -7,6 +7,12 @@ folder name is the slug of a definition kagglekit knows, or else the
 definition is inferred from the files (and logged). The solution, the
 definition and a README are never served.
 
+A bundle carries the evaluation metric that Kaggle's record of the competition
+names, in Kaggle's words (what ``competitions list`` serves): the definition's
+metric as Kaggle words it, or for an inferred definition only what ``--metric``
+said; without it the record's metric stays empty, because the inferred one is a
+guess from the submission kind.
+
 A code competition (``[submission] via = "kernel"``) also keeps its hidden
 test set in ``hidden/``, laid out like the public files it replaces
 (``hidden/test/``, ``hidden/sample_submission.csv``) plus the hidden
@@ -44,6 +50,7 @@ class Bundle:
     files: tuple[str, ...]  # relative POSIX paths that may be downloaded
     etag: str  # changes whenever a served file changes
     modified: float  # newest mtime of a served file (epoch seconds)
+    evaluation_metric: str = ""  # Kaggle's record's words for the metric; "" when not known (an inferred definition)
 
     @property
     def slug(self) -> str:
@@ -107,30 +114,58 @@ def _served_files(folder: Path, solution: str, code: bool = False) -> list[str]:
     return names
 
 
-def _definition(folder: Path) -> Competition:
+def served_metric(text: str) -> tuple[str, str]:
+    """(kagglekit's metric, Kaggle's words for it) for --metric TEXT: a kagglekit metric name or Kaggle's wording."""
+    from kagglekit.competition.infer import metric_from_kaggle
+    from kagglekit.competition.metrics import get_metric, list_metrics
+
+    if text in list_metrics():
+        return text, get_metric(text).kaggle_name
+    mapped = metric_from_kaggle(text)
+    if mapped is None:
+        raise KagglekitError(f"--metric '{text}' is not a metric the sandbox can score with; give one of "
+                             f"{', '.join(list_metrics())}, or Kaggle's words for one (e.g. 'Area Under ROC Curve')")
+    return mapped, text
+
+
+def _definition(folder: Path, metric: str | None = None) -> tuple[Competition, str]:
+    """FOLDER's definition and the evaluation metric its record names (METRIC: --metric, for an inferred one)."""
+    from kagglekit.competition.metrics import get_metric
+
     toml = folder / "competition.toml"
-    if toml.is_file():
-        return load_competition_file(toml)
-    if folder.name in known_competitions():
-        return load_competition(folder.name)
+    if toml.is_file() or folder.name in known_competitions():
+        comp = load_competition_file(toml) if toml.is_file() else load_competition(folder.name)
+        return comp, get_metric(comp.metric).kaggle_name
     from kagglekit.competition.infer import infer_definition
 
     how = (f"write {toml}, or run 'kagglekit init -c {folder.name} --data-dir {folder} --set {{key}}=VALUE' "
            "here (the sandbox finds that definition by the folder's name)")
-    inferred = infer_definition(folder, folder.name, exclude=NOT_SERVED, how_to_set=how, origin=" sandbox")
+    given, words = served_metric(metric) if metric else (None, "")
+    inferred = infer_definition(folder, folder.name, settings={"metric": given} if given else None,
+                                exclude=NOT_SERVED, how_to_set=how, origin=" sandbox")
     log.info("%s has no competition definition; serving it as %s with this inferred one:\n%s",
              folder, folder.name, inferred.text.rstrip())
     for warning in inferred.warnings:
         log.warning("%s: %s", folder.name, warning)
-    return inferred.competition
+    if not given:
+        log.warning("%s: its evaluation metric is listed empty (the inferred '%s' is a guess); pass --metric NAME "
+                    "to serve Kaggle's", folder.name, inferred.competition.metric)
+    return inferred.competition, words
 
 
-def load_bundle(folder: Path, comp: Competition | None = None) -> Bundle:
-    """Read the bundle in FOLDER (its definition, its served files and their fingerprint)."""
+def load_bundle(folder: Path, comp: Competition | None = None, metric: str | None = None) -> Bundle:
+    """Read the bundle in FOLDER (its definition, its served files and their fingerprint).
+
+    METRIC (``--metric``) is Kaggle's record's metric for a folder whose definition is inferred."""
     folder = Path(folder)
     if not folder.is_dir():
         raise KagglekitError(f"competition folder {folder} does not exist; check --data")
-    comp = comp or _definition(folder)
+    if comp is None:
+        comp, words = _definition(folder, metric)
+    else:
+        from kagglekit.competition.metrics import get_metric
+
+        words = get_metric(comp.metric).kaggle_name
     files = _served_files(folder, comp.files.solution or "solution.csv", comp.is_code_competition)
     if not files:
         raise KagglekitError(f"competition folder {folder} has no files to serve")
@@ -140,7 +175,7 @@ def load_bundle(folder: Path, comp: Competition | None = None) -> Bundle:
         stat = (folder / name).stat()
         digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
         newest = max(newest, stat.st_mtime)
-    return Bundle(comp, folder, tuple(files), digest.hexdigest()[:20], newest)
+    return Bundle(comp, folder, tuple(files), digest.hexdigest()[:20], newest, words)
 
 
 def bundle_zip(bundle: Bundle, cache_dir: Path) -> Path:
@@ -182,9 +217,19 @@ def demo_code_bundle(cache_dir: Path) -> Bundle:
     return load_bundle(folder, load_competition(demo.CODE_SLUG))
 
 
-def discover(folders: list[Path], cache_dir: Path, with_demo: bool = True) -> dict[str, Bundle]:
-    """Slug -> Bundle for the demo and each folder; a slug served twice is an error."""
-    bundles = [load_bundle(f) for f in folders]  # first: a bad folder fails before the demo is written
+def has_definition(folder: Path) -> bool:
+    """Whether FOLDER names its competition (its competition.toml, or a slug kagglekit knows) rather than being inferred."""
+    return (Path(folder) / "competition.toml").is_file() or Path(folder).name in known_competitions()
+
+
+def discover(folders: list[Path], cache_dir: Path, with_demo: bool = True, metric: str | None = None) -> dict[str, Bundle]:
+    """Slug -> Bundle for the demo and each folder; a slug served twice is an error.
+
+    METRIC (``--metric``) is Kaggle's record's metric of the folders whose definitions are inferred."""
+    if metric and all(has_definition(f) for f in folders):
+        raise KagglekitError("--metric is Kaggle's record's metric for a --data folder without a definition; every "
+                             "folder given has one (its metric is in its competition.toml or kagglekit's definition)")
+    bundles = [load_bundle(f, metric=metric) for f in folders]  # first: a bad folder fails before the demo is written
     bundles += [demo_bundle(cache_dir), demo_code_bundle(cache_dir)] if with_demo else []
     found: dict[str, Bundle] = {}
     for bundle in bundles:

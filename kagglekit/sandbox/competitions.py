@@ -15,12 +15,14 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 from kagglesdk.competitions.types import competition_api_service as api
+from kagglesdk.competitions.types.competition_enums import CompetitionListTab, CompetitionSortBy, HostSegment
 from kagglesdk.competitions.types.submission_status import SubmissionStatus
 from kagglesdk.security.types.oauth_service import IntrospectTokenRequest, IntrospectTokenResponse
 
 from kagglekit.core.errors import KagglekitError
 from kagglekit.sandbox.routes import COMPETITIONS, OAUTH, ApiError, Call, Redirect, route
 from kagglekit.sandbox.store import utc_now
+from kagglekit.sandbox.teams import rank_of, standings
 
 MAX_PAGE = 200
 
@@ -35,38 +37,100 @@ def _bundle(call: Call, slug: str, need_rules: bool = True):
     return bundle
 
 
+# kaggle competitions list --category NAME: the HostSegment it sends -> the category a definition names.
+_CATEGORY_OF_SEGMENT = {
+    HostSegment.HOST_SEGMENT_FEATURED: "Featured", HostSegment.HOST_SEGMENT_RESEARCH: "Research",
+    HostSegment.HOST_SEGMENT_RECRUITMENT: "Recruitment", HostSegment.HOST_SEGMENT_GETTING_STARTED: "Getting Started",
+    HostSegment.HOST_SEGMENT_MASTERS: "Masters", HostSegment.HOST_SEGMENT_PLAYGROUND: "Playground",
+    HostSegment.HOST_SEGMENT_COMMUNITY: "Community", HostSegment.HOST_SEGMENT_ANALYTICS: "Analytics",
+}
+# Kaggle's own ranking ("best", "grouped") puts prize competitions first; the sandbox ranks by category in this order.
+_CATEGORY_RANK = ("Featured", "Research", "Recruitment", "Masters", "Analytics", "Playground", "Getting Started",
+                  "Community", "")
+NO_DEADLINE = datetime(9999, 12, 31)  # sorts a competition without a deadline after every dated one
+
+
+def _in_group(call: Call, bundle, group: CompetitionListTab) -> bool:
+    """Whether a competition is on the listing's tab: entered (rules accepted), community, hosted (none are)..."""
+    community = bundle.comp.category == "Community"
+    if group == CompetitionListTab.COMPETITION_LIST_TAB_ENTERED:
+        return call.sandbox.store.settings(bundle.slug)["rules_accepted"]
+    if group == CompetitionListTab.COMPETITION_LIST_TAB_COMMUNITY:
+        return community
+    if group == CompetitionListTab.COMPETITION_LIST_TAB_GENERAL:
+        return not community
+    if group == CompetitionListTab.COMPETITION_LIST_TAB_EVERYTHING:
+        return True
+    return False  # hosted, unlaunched: the sandbox's user hosts nothing and every competition is launched
+
+
+def _prize(reward: str) -> float:
+    digits = "".join(c for c in reward if c.isdigit() or c == ".")
+    return float(digits) if digits and any(c.isdigit() for c in digits) else 0.0
+
+
+def _sort_key(sort_by: CompetitionSortBy, bundle, teams: int, words: list[str]):
+    """Sort key for --sort-by (ascending: the listing's first entry first)."""
+    comp = bundle.comp
+    deadline = comp.deadline or NO_DEADLINE
+    if sort_by == CompetitionSortBy.COMPETITION_SORT_BY_EARLIEST_DEADLINE:
+        return (deadline, comp.slug)
+    if sort_by == CompetitionSortBy.COMPETITION_SORT_BY_LATEST_DEADLINE:
+        return (-deadline.timestamp() if comp.deadline else float("-inf"), comp.slug)
+    if sort_by == CompetitionSortBy.COMPETITION_SORT_BY_PRIZE:
+        return (-_prize(comp.reward), comp.slug)
+    if sort_by == CompetitionSortBy.COMPETITION_SORT_BY_NUMBER_OF_TEAMS:
+        return (-teams, comp.slug)
+    if sort_by == CompetitionSortBy.COMPETITION_SORT_BY_RECENTLY_CREATED:
+        return (-bundle.modified, comp.slug)
+    if sort_by == CompetitionSortBy.COMPETITION_SORT_BY_RELEVANCE:
+        text = f"{comp.slug} {comp.title}".lower()
+        return (-sum(text.count(w) for w in words), comp.slug)
+    rank = _CATEGORY_RANK.index(comp.category) if comp.category in _CATEGORY_RANK else len(_CATEGORY_RANK)
+    return (rank, deadline, comp.slug)  # best, grouped
+
+
 @route(COMPETITIONS, "ListCompetitions")
 def list_competitions(call: Call):
-    """The served competitions whose slug or title holds every word searched for, with their evaluation metric."""
-    from kagglekit.competition.metrics import get_metric
-
+    """``kaggle competitions list``: the served competitions on the tab (--group) and in the category asked for,
+    whose slug or title holds every word searched for, sorted as --sort-by says, with their record's fields."""
     req = api.ApiListCompetitionsRequest.from_dict(call.body)
     words = (req.search or "").lower().split()
+    group = req.group if req.group is not None else CompetitionListTab.COMPETITION_LIST_TAB_EVERYTHING
+    category = _CATEGORY_OF_SEGMENT.get(req.category)  # None: every category (unspecified, "all")
+    teams = {slug: len(standings(call.sandbox, b)) for slug, b in call.sandbox.bundles.items()}
     found = [b for _, b in sorted(call.sandbox.bundles.items())
-             if all(w in f"{b.slug} {b.comp.title}".lower() for w in words)]
+             if all(w in f"{b.slug} {b.comp.title}".lower() for w in words) and _in_group(call, b, group)
+             and category in (None, b.comp.category)]
+    sort_by = req.sort_by if req.sort_by is not None else CompetitionSortBy.COMPETITION_SORT_BY_BEST
+    found.sort(key=lambda b: _sort_key(sort_by, b, teams[b.slug], words))
     size = min(req.page_size or 20, MAX_PAGE)
     start = int(req.page_token) if (req.page_token or "").isdigit() else max((req.page or 1) - 1, 0) * size
     answer = api.ApiListCompetitionsResponse()
-    answer.competitions = [_as_api_competition(call, b, get_metric(b.comp.metric).kaggle_name)
-                           for b in found[start:start + size]]
+    answer.competitions = [_as_api_competition(call, b, teams[b.slug]) for b in found[start:start + size]]
     if start + size < len(found):
         answer.next_page_token = str(start + size)
     return answer
 
 
-def _as_api_competition(call: Call, bundle, metric_name: str) -> api.ApiCompetition:
+def _as_api_competition(call: Call, bundle, team_count: int) -> api.ApiCompetition:
     settings = call.sandbox.store.settings(bundle.slug)
+    comp = bundle.comp
     out = api.ApiCompetition()
     out.id = zlib.crc32(bundle.slug.encode()) & 0x7FFFFFFF
     # Kaggle's listing gives the competition's page as its ref, and the slug ends it.
-    out.ref = out.url = bundle.comp.url or f"https://www.kaggle.com/competitions/{bundle.slug}"
-    out.title = bundle.comp.title
-    out.category, out.reward, out.host_name = "Getting Started", "Knowledge", "kagglekit sandbox"
-    out.evaluation_metric = metric_name
-    out.enabled_date = datetime.fromtimestamp(bundle.modified, timezone.utc).replace(tzinfo=None)
-    out.deadline = out.merger_deadline = datetime(2099, 12, 31)
+    out.ref = out.url = comp.url or f"https://www.kaggle.com/competitions/{bundle.slug}"
+    out.title = comp.title
+    out.category, out.reward, out.host_name = comp.category, comp.reward, "kagglekit sandbox"
+    out.evaluation_metric = bundle.evaluation_metric  # Kaggle's words, or empty when the sandbox only guessed it
+    out.enabled_date = out.date_created = datetime.fromtimestamp(bundle.modified, timezone.utc).replace(tzinfo=None)
+    if comp.deadline is not None:
+        out.deadline = out.merger_deadline = out.new_entrant_deadline = comp.deadline
+    out.team_count = team_count
+    out.user_rank = rank_of(call.sandbox, bundle, call.user)
     out.user_has_entered = settings["rules_accepted"]
     out.submissions_disabled = settings["closed"]
+    out.is_kernels_submissions_only = comp.is_code_competition
     out.max_daily_submissions = settings["daily_limit"] if settings["daily_limit"] is not None else call.sandbox.daily_limit
     return out
 

@@ -4,6 +4,7 @@ A pushed version runs in a subprocess laid out as Kaggle mounts a kernel:
   <session>/input/<competition>/   the competition's files as published (links, folders read-only)
   <session>/input/<kernel-slug>/   the latest output of each kernel in kernel_sources
   <session>/input/<dataset-slug>/  each dataset in dataset_sources (kagglekit.sandbox.datasets)
+  <session>/input/<model>/<framework>/<variation>/<version>/  each model in model_sources (kagglekit.sandbox.models)
   <session>/working/               the outputs (what ListKernelSessionOutput lists)
   <session>/log.txt                stdout and stderr (the session's log)
   <session>/log.jsonl              the same as Kaggle keeps it: one {stream_name, time, data} event a line
@@ -42,8 +43,11 @@ from kagglesdk.kernels.types import kernels_api_service as api
 from kagglesdk.kernels.types.kernels_enums import KernelExecutionType, KernelWorkerStatus
 
 from kagglekit.kernels.build import ACCELERATORS
+from kagglekit.sandbox.blobs import record_id
 from kagglekit.sandbox.datasets import attach as attach_datasets, mount as mount_datasets
-from kagglekit.sandbox.routes import KERNELS, ApiError, Call, Redirect, route
+from kagglekit.sandbox.kernel_records import record_push, source_name
+from kagglekit.sandbox.models import attach as attach_models, mount as mount_models
+from kagglekit.sandbox.routes import KERNELS, SITE, ApiError, Call, Redirect, route
 from kagglekit.sandbox.session_logs import SessionLog, kaggle_log, send_kept_log, send_live_log
 from kagglekit.sandbox.store import utc_now
 
@@ -139,15 +143,16 @@ def save_kernel(call: Call):
         raise ApiError(400, "the sandbox identifies kernels by slug: set id to owner/slug in kernel-metadata.json")
     if owner != call.user:
         raise ApiError(403, f"you ({call.user}) cannot push to {owner}'s kernel {req.slug}")
-    if req.language != "python" or req.kernel_type != "script":
-        raise ApiError(400, "the kagglekit sandbox runs python scripts only (language python, kernel_type script)")
+    if req.language != "python" or req.kernel_type not in ("script", "notebook"):
+        raise ApiError(400, "the kagglekit sandbox takes python kernels only (language python, kernel_type script "
+                            "or notebook)")
     if req.machine_shape and req.machine_shape not in ACCELERATORS:
         raise ApiError(400, f"Invalid machine shape {req.machine_shape}; valid: {', '.join(ACCELERATORS)}")
     answer = api.ApiSaveKernelResponse()
     answer.invalid_competition_sources = [s for s in req.competition_data_sources if s not in call.sandbox.bundles]
     answer.invalid_kernel_sources = [s for s in req.kernel_data_sources if not _has_output(call, s)]
     datasets, answer.invalid_dataset_sources = attach_datasets(call, list(req.dataset_data_sources))
-    answer.invalid_model_sources = list(req.model_data_sources)
+    models, answer.invalid_model_sources = attach_models(call, list(req.model_data_sources))
     for source in req.competition_data_sources:
         if source in call.sandbox.bundles and not call.sandbox.store.settings(source)["rules_accepted"]:
             raise ApiError(403, f"accept the rules of {source} before using its data in a kernel")
@@ -169,16 +174,19 @@ def save_kernel(call: Call):
                    "kernels": [s for s in req.kernel_data_sources if _has_output(call, s)]}
         version["kind"] = _session_kind(req)
         version["datasets"] = datasets  # the versions current now: a later dataset version does not change this one
+        version["models"] = models  # [owner/model, framework/variation, version]
+        version["kernel_type"], version["source"] = req.kernel_type, source_name(req.kernel_type)
         kernel["versions"].append(version)
     session = _session_dir(call.sandbox, ref, number)
     session.mkdir(parents=True, exist_ok=True)
-    (session / "script.py").write_text(req.text or "")
+    (session / version["source"]).write_text(req.text or "")  # as pushed: a notebook stays its .ipynb JSON
+    record_push(call, ref, number, req, answer)
     if run:
         _start(call, ref, dict(version), session)
     answer.ref = f"/code/{ref}"
-    answer.url = f"{call.base_url}/code/{ref}"
+    answer.url = f"{SITE}/code/{ref}"
     answer.version_number = number
-    answer.kernel_id = abs(hash(ref)) % 10**8
+    answer.kernel_id = record_id(ref)
     return answer
 
 
@@ -221,6 +229,7 @@ def _mount(sandbox, version: dict, session: Path) -> Path:
         shutil.copytree(_session_dir(sandbox, f"{owner}/{slug}", done["number"]) / "working", inputs / slug,
                         copy_function=lambda src, dst: os.symlink(os.path.realpath(src), dst))
     mount_datasets(sandbox, version.get("datasets") or [], inputs)
+    mount_models(sandbox, version.get("models") or [], inputs)
     inputs.mkdir(exist_ok=True)
     for folder in [inputs, *(p for p in inputs.rglob("*") if p.is_dir() and not p.is_symlink())]:
         folder.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)

@@ -36,8 +36,9 @@ from kagglekit.sandbox.bundles import Bundle, bundle_zip, discover, file_zip
 from kagglekit.sandbox.faults import Faults
 from kagglekit.sandbox.kernels import Sessions
 from kagglekit.sandbox.reruns import recover as recover_reruns
-from kagglekit.sandbox.routes import ApiError, Call, Redirect, load_routes
+from kagglekit.sandbox.routes import DOWNLOADS, ApiError, Call, Redirect, load_routes, not_served
 from kagglekit.sandbox.store import Store
+from kagglekit.sandbox.teams import join_team
 
 log = logging.getLogger("kagglekit.sandbox")
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -49,13 +50,14 @@ class Sandbox:
 
     def __init__(self, data_dirs=(), state_dir: Path = Path(".sandbox"), host: str = "127.0.0.1", port: int = 7777,
                  cache_dir: Path | None = None, daily_limit: int = 5, scoring_delay: float = 1.0, with_demo: bool = True,
-                 max_kernel_sessions: int = 2, max_output_page: int = 200):
+                 max_kernel_sessions: int = 2, max_output_page: int = 200, metric: str | None = None):
         # Absolute: kernel sessions run in folders of their own and get these paths handed to them.
         self.state_dir = Path(state_dir).resolve()
         self.store = Store(self.state_dir)
         recover_reruns(self.store)  # reruns pending when the sandbox last stopped have lost their sessions
         self.cache_dir = Path(cache_dir).resolve() if cache_dir else self.state_dir / "cache"
-        self.bundles: dict[str, Bundle] = discover([Path(d) for d in data_dirs], self.cache_dir, with_demo)
+        # METRIC: Kaggle's record's metric of the folders served with an inferred definition (--metric).
+        self.bundles: dict[str, Bundle] = discover([Path(d) for d in data_dirs], self.cache_dir, with_demo, metric)
         for bundle in self.bundles.values():
             bundle_zip(bundle, self.cache_dir)  # built now, so that no client waits on it
         self.host, self.daily_limit, self.scoring_delay = host, daily_limit, scoring_delay
@@ -137,6 +139,12 @@ class Sandbox:
         """client_env as shell lines to paste or source."""
         lines = [f"export {k}={shlex.quote(v)}" for k, v in self.client_env().items()]
         return lines + ["unset KAGGLE_API_TOKEN  # an access token would take precedence over the key"]
+
+    def add_user(self, name: str, team: str | None = None) -> str:
+        """Add user NAME (on TEAM, a team of their own by default) and return their key."""
+        key = self.store.add_user(name)
+        join_team(self.store, name, team or name)
+        return key
 
     def configure(self, slug: str, **switches) -> dict:
         """Set a served competition's switches: rules_accepted, closed, daily_limit, rerun_time_limit."""
@@ -235,37 +243,76 @@ class _Handler(BaseHTTPRequestHandler):
             from kagglekit.sandbox.kernels import stream_log
 
             return stream_log(self, path)
+        for pattern, serve in DOWNLOADS:  # datasets, models, leaderboards (registered with routes.download)
+            found = pattern.fullmatch(path)
+            if found:
+                served = serve(self.sandbox, found)
+                if served is None:
+                    return self._json(404, {"code": 404, "message": f"no such file: {path}"})
+                return self._send_file(served.path, served.etag, served.last_modified, served.content_type)
         match = re.fullmatch(r"/sandbox/files/([\w.-]+)\.zip", path) or re.fullmatch(r"/sandbox/files/([\w.-]+)/(.+)", path)
         bundle = self.sandbox.bundles.get(match.group(1)) if match else None
         if bundle is None:
             return self._json(404, {"code": 404, "message": f"no such file: {path}"})
         if match.re.groups == 1:
-            return self._send_file(bundle_zip(bundle, self.sandbox.cache_dir), bundle, "application/zip")
+            return self._send_file(bundle_zip(bundle, self.sandbox.cache_dir), bundle.etag, bundle.last_modified,
+                                   "application/zip")
         name = unquote(match.group(2))
         file = bundle.file_path(name)
         if file is None and name.endswith(".zip") and bundle.file_path(name[:-len(".zip")]):
             file = file_zip(bundle, name[:-len(".zip")], self.sandbox.cache_dir)  # a large file, served compressed
         if file is None:
             return self._json(404, {"code": 404, "message": f"no such file: {path}"})
-        self._send_file(file, bundle, "application/octet-stream")
+        self._send_file(file, bundle.etag, bundle.last_modified, "application/octet-stream")
 
     def do_PUT(self):
+        """An upload to a URL that StartSubmissionUpload or StartBlobUpload handed out, as Google Cloud Storage's
+        resumable protocol takes it: the whole file, a chunk (``Content-Range: bytes S-E/N``), or a status query
+        (no body, ``Content-Range: bytes */N``), answered 200 when complete, else 308 with the ``Range`` received."""
         path = self._target()
         if path is None:
             return
         match = re.fullmatch(r"/sandbox/uploads/([\w-]+)", path)
         store = self.sandbox.store
-        upload = store.data["uploads"].get(match.group(1)) if match else None
+        token = match.group(1) if match else ""
+        upload = store.data["uploads"].get(token) if match else None
         if upload is None:
             return self._json(404, {"code": 404, "message": "unknown or expired upload URL; start the upload again"})
+        content_range = self.headers.get("Content-Range", "")
+        chunk = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", content_range)
         data = self._body()
-        if upload["content_length"] and len(data) != upload["content_length"]:
-            return self._json(400, {"code": 400, "message": f"expected {upload['content_length']} bytes, got {len(data)}"})
-        write_bytes(store.upload_path(match.group(1)), data)
+        if re.fullmatch(r"bytes \*/\d+", content_range) and not data:
+            return self._upload_status(token, upload)
+        start = int(chunk.group(1)) if chunk else 0
+        kept = store.upload_path(token)
+        have = kept.stat().st_size if kept.is_file() and upload["received"] is None else 0
+        if start > have:
+            return self._upload_status(token, upload)  # a gap: the client asks again and resends from the Range
+        total = int(chunk.group(3)) if chunk else start + len(data)
+        if upload["content_length"] and total != upload["content_length"]:
+            return self._json(400, {"code": 400, "message": f"expected {upload['content_length']} bytes, got {total}"})
+        with open(kept, "r+b" if kept.is_file() else "wb") as fh:
+            fh.truncate(start)
+            fh.seek(start)
+            fh.write(data)
+        if start + len(data) < total:
+            return self._upload_status(token, upload)
         with store.change() as state:
-            state["uploads"][match.group(1)]["received"] = len(data)
+            state["uploads"][token]["received"] = total
         self.sandbox.stats["uploads"] += 1
         self._json(200, {})
+
+    def _upload_status(self, token: str, upload: dict) -> None:
+        """200 for a complete upload, else 308 (Resume Incomplete) with the bytes kept as ``Range: bytes=0-K``."""
+        if upload["received"] is not None:
+            return self._json(200, {})
+        kept = self.sandbox.store.upload_path(token)
+        size = kept.stat().st_size if kept.is_file() else 0
+        self.send_response(308)
+        if size:
+            self.send_header("Range", f"bytes=0-{size - 1}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     # -- API calls -------------------------------------------------------
     def _api(self, service: str, method: str) -> None:
@@ -305,7 +352,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         found = ROUTES.get((service, method))
         if found is None:
-            raise ApiError(501, f"the kagglekit sandbox does not implement {service}/{method}")
+            raise not_served(service, method)
         user = self._user()
         if found.auth and user is None:
             raise ApiError(401, "Unauthenticated: unknown user name or API key")
@@ -322,20 +369,22 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(500, f"sandbox error: {exc}") from None
 
     # -- downloads -------------------------------------------------------
-    def _send_file(self, path: Path, bundle: Bundle, content_type: str) -> None:
-        """Send PATH, honouring Range/If-Range like the storage Kaggle redirects to, and drop faults."""
+    def _send_file(self, path: Path, identity: str, last_modified: str, content_type: str) -> None:
+        """Send PATH, honouring Range/If-Range like the storage Kaggle redirects to, and drop faults.
+
+        IDENTITY (the ETag, unquoted) and LAST_MODIFIED change whenever the file's content does."""
         size = path.stat().st_size
-        etag = f'"{bundle.etag}"'
+        etag = f'"{identity}"'
         start, status = 0, 200
         match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
-        if match and self.headers.get("If-Range") in (None, etag, bundle.last_modified):
+        if match and self.headers.get("If-Range") in (None, etag, last_modified):
             start, status = int(match.group(1)), 206
             if start >= size:
                 return self._json(416, {"code": 416, "message": "range not satisfiable"}, {"Content-Range": f"bytes */{size}"})
             self.sandbox.range_starts.append(start)
         self.send_response(status)
         for name, value in (("Content-Type", content_type), ("Content-Length", str(size - start)),
-                            ("Accept-Ranges", "bytes"), ("ETag", etag), ("Last-Modified", bundle.last_modified)):
+                            ("Accept-Ranges", "bytes"), ("ETag", etag), ("Last-Modified", last_modified)):
             self.send_header(name, value)
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")

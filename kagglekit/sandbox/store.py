@@ -3,6 +3,11 @@
 Everything lives in one folder: ``state.json`` (rewritten atomically after
 every change, so a restart or a kill loses nothing) and ``uploads/`` with the
 bytes of each uploaded submission file.
+
+Newer state is kept as typed records: a dataclass per kind of record, owned by
+the module that serves it (datasets, models, teams, kernel metadata), stored in
+a section of state.json and read and written only through ``records`` and
+``change_records``, so a field is named in one place.
 """
 
 from __future__ import annotations
@@ -10,9 +15,13 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import types
+import typing
 from contextlib import contextmanager
+from dataclasses import asdict, fields, is_dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator, TypeVar
 
 from kagglekit.core.atomic import write_json
 
@@ -22,6 +31,9 @@ DEFAULT_USER = "kaggler"
 # rerun_time_limit (seconds) overrides a code competition's time limit, e.g. to rehearse a timeout quickly.
 COMPETITION_DEFAULTS = {"rules_accepted": True, "closed": False, "daily_limit": None, "rerun_time_limit": None}
 _NEEDS = {"daily_limit": "a whole number 0 or more, or null", "rerun_time_limit": "a number of seconds above 0, or null"}
+
+
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -89,6 +101,28 @@ class Store:
             data["competitions"].setdefault(slug, {}).update(switches)
         return self.settings(slug)
 
+    def add_user(self, name: str) -> str:
+        """Add user NAME (or keep the one there) and return their key."""
+        if not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"a user name is letters, digits, '-' and '_', not {name!r}")
+        with self.change() as data:
+            return data["users"].setdefault(name, secrets.token_hex(16))
+
+    # -- typed records ------------------------------------------------------
+    def records(self, section: str, cls: type[T]) -> dict[str, T]:
+        """The records of SECTION (key -> CLS), read from state.json; missing fields take their defaults."""
+        with self._lock:
+            return {key: revive(cls, value) for key, value in self.data.get(section, {}).items()}
+
+    @contextmanager
+    def change_records(self, section: str, cls: type[T]) -> Iterator[dict[str, T]]:
+        """Hold the lock while the caller edits SECTION's records (add, change, delete), then save them."""
+        with self._lock:
+            found = self.records(section, cls)
+            yield found
+            self.data[section] = {key: asdict(record) for key, record in found.items()}
+            self._save()
+
     def upload_path(self, token: str) -> Path:
         """Where the bytes of upload TOKEN are kept."""
         return self.uploads_dir / f"{token}.csv"
@@ -99,3 +133,27 @@ class Store:
             subs = [dict(s) for s in self.data["submissions"]
                     if slug in (None, s["competition"]) and user in (None, s["user"])]
         return sorted(subs, key=lambda s: s["ref"], reverse=True)
+
+
+def revive(cls: type[T], data: dict) -> T:
+    """A CLS dataclass from its asdict() form: nested dataclasses and lists or dicts of them rebuilt, unknown keys
+    dropped (state written by an older sandbox loads, missing fields take their defaults)."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    return cls(**{key: _revive_value(hints[key], value) for key, value in data.items() if key in known})
+
+
+def _revive_value(hint, value):
+    if value is None:
+        return None
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    origin = typing.get_origin(hint)
+    if is_dataclass(hint):
+        return revive(hint, value)
+    if origin is list:
+        return [_revive_value(args[0], v) for v in value]
+    if origin is dict:
+        return {k: _revive_value(args[1], v) for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
+        return _revive_value(args[0], value)
+    return value

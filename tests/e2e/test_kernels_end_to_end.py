@@ -59,7 +59,7 @@ def test_push_status_output_then_submit_scores(cli, kernel_env, kernel_sandbox):
     assert "kaggler/digits-tiny" in out
     code, out, err = cli("kernel", "push", "digits-tiny")
     assert code == 0, err
-    assert "pushed kaggler/digits-tiny (version 1): http://localhost/code/kaggler/digits-tiny" in out
+    assert "pushed kaggler/digits-tiny (version 1): https://www.kaggle.com/code/kaggler/digits-tiny" in out
 
     code, out, err = cli("kernel", "status", "digits-tiny", "--wait", "-q")
     assert code == 0, err
