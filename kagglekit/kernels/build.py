@@ -32,6 +32,7 @@ from kagglekit.competition.definition import Competition
 from kagglekit.core.atomic import write_json, write_text
 from kagglekit.core.config import TrainConfig
 from kagglekit.core.errors import KagglekitError
+from kagglekit.core.kaggle_paths import INPUT_ENV, KAGGLE_INPUT, KERNEL_TMP_ENV, WORKING_ENV
 from kagglekit.core.version import __version__
 
 METADATA_FILE = "kernel-metadata.json"
@@ -266,7 +267,7 @@ predictions, scores, logs{and_submission}) to /kaggle/working. Finished folds in
 /kaggle/working or in an earlier version's output (kernel_sources) are kept:
 a rerun resumes instead of starting over.
 
-KAGGLEKIT_KAGGLE_INPUT and KAGGLEKIT_KAGGLE_WORKING move the two roots (for
+{input_env} and {working_env} move the two roots (for
 running it outside Kaggle, e.g. in tests).
 """
 
@@ -282,7 +283,7 @@ def _unpack_source():
     """Extract the carried source once into a writable temporary folder and put it on sys.path."""
     import base64, io, os, sys, tempfile, zipfile
 
-    root = os.path.join(os.environ.get("KAGGLEKIT_KERNEL_TMP") or tempfile.gettempdir(), "kagglekit-src-" + PAYLOAD_SHA1[:12])
+    root = os.path.join(os.environ.get("{kernel_tmp_env}") or tempfile.gettempdir(), "kagglekit-src-" + PAYLOAD_SHA1[:12])
     if not os.path.isdir(root):
         os.makedirs(os.path.dirname(root), exist_ok=True)
         partial = tempfile.mkdtemp(prefix=".kagglekit-src-", dir=os.path.dirname(root))
@@ -317,10 +318,14 @@ images and sample submission it finds in /kaggle/input/{slug}/ when it runs
 views as fit well inside the time limit, and writes /kaggle/working/submission.csv
 once it matches that sample submission.
 
-KAGGLEKIT_KAGGLE_INPUT and KAGGLEKIT_KAGGLE_WORKING move the two roots (for
+{input_env} and {working_env} move the two roots (for
 running it outside Kaggle, e.g. in tests).
 """
 '''
+
+
+# The environment names that move a kernel's roots outside Kaggle, as the scripts spell them.
+_ROOT_NAMES = {"input_env": INPUT_ENV, "working_env": WORKING_ENV, "kernel_tmp_env": KERNEL_TMP_ENV}
 
 
 def predict_options(spec: KernelSpec) -> dict:
@@ -343,7 +348,7 @@ def kernel_script(spec: KernelSpec) -> str:
         title=spec.name, slug=spec.competition.slug, version=__version__, what=what,
         and_submission=", submission.csv" if spec.predict else "",
         options=pprint.pformat(kernel_options(spec), sort_dicts=False), digest=hashlib.sha1(payload).hexdigest(), payload=lines,
-    )
+        **_ROOT_NAMES)
 
 
 def _predict_script(spec: KernelSpec) -> str:
@@ -354,8 +359,8 @@ def _predict_script(spec: KernelSpec) -> str:
     options = {**kernel_options(spec), **predict_options(spec)}
     script = SCRIPT.format(
         title=spec.name, slug=spec.competition.slug, version=__version__, what="", and_submission="",
-        options=pprint.pformat(options, sort_dicts=False), digest=hashlib.sha1(payload).hexdigest(), payload=lines)
-    doc = PREDICT_DOC.format(title=spec.name, slug=spec.competition.slug, version=__version__,
+        options=pprint.pformat(options, sort_dicts=False), digest=hashlib.sha1(payload).hexdigest(), payload=lines, **_ROOT_NAMES)
+    doc = PREDICT_DOC.format(**_ROOT_NAMES, title=spec.name, slug=spec.competition.slug, version=__version__,
                              source=spec.predict_from, kind=spec.predict_from_kind)
     return doc + script[script.index('"""', 3) + 4:]  # the training kernel's docstring, replaced
 
@@ -379,9 +384,6 @@ def _refuse_secrets(parts: dict[str, bytes]) -> None:
             if value.encode() in data:
                 raise KagglekitError(f"{where} holds the value of {name}; refusing to put it into a kernel "
                                      "(remove it from that file and build again)")
-
-
-KAGGLE_INPUT = "/kaggle/input"
 
 
 def source_mounts(spec: KernelSpec) -> dict[str, str]:

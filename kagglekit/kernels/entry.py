@@ -29,18 +29,13 @@ from pathlib import Path
 
 from kagglekit.core.atomic import write_json
 from kagglekit.core.errors import KagglekitError
+from kagglekit.core.kaggle_paths import RERUN_ENV, kaggle_roots
 from kagglekit.runs.folder import RunFolder, copy_fold, copy_run_files
 
 log = logging.getLogger("kagglekit")
 
-INPUT_ENV, WORKING_ENV = "KAGGLEKIT_KAGGLE_INPUT", "KAGGLEKIT_KAGGLE_WORKING"
 PREDICT_RESERVE = 45 * 60  # seconds of the session kept for prediction and writing outputs
 LOG_FILE = "kagglekit.log"
-
-
-def kaggle_roots() -> tuple[Path, Path]:
-    """(input root, working folder): /kaggle/input and /kaggle/working unless the env moves them."""
-    return Path(os.environ.get(INPUT_ENV, "/kaggle/input")), Path(os.environ.get(WORKING_ENV, "/kaggle/working"))
 
 
 def competition_dir(input_root: Path, slug: str) -> Path:
@@ -155,7 +150,7 @@ def predict_only(options: dict, competition_file: Path, input_root: Path, workin
     data_dir = competition_dir(input_root, comp.slug)
     oof = source.read_oof()
     catalog = build_test_catalog(comp, data_dir, oof["label"] if oof is not None else [])
-    rerun = bool(os.environ.get("KAGGLE_IS_COMPETITION_RERUN"))
+    rerun = bool(os.environ.get(RERUN_ENV))
     log.info("predicting %d test images of %s%s with the folds in %s", len(catalog.test), comp.slug,
              " (the competition's rerun)" if rerun else "", source.path)
     copy_run_files(source, RunFolder(working))  # the settings predicted with: `kernel output` brings home a run folder

@@ -42,6 +42,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from kagglesdk.kernels.types import kernels_api_service as api
 from kagglesdk.kernels.types.kernels_enums import KernelExecutionType, KernelWorkerStatus
 
+from kagglekit.core.kaggle_paths import RUN_TYPE_ENV, moved_roots
 from kagglekit.kernels.build import ACCELERATORS
 from kagglekit.sandbox.blobs import record_id
 from kagglekit.sandbox.datasets import attach as attach_datasets, mount as mount_datasets
@@ -240,9 +241,8 @@ def _environment(sandbox, session: Path) -> dict:
     """A kernel's environment: Kaggle's markers and the two roots, none of the user's secrets or proxies."""
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ", "TF_CPP_MIN_LOG_LEVEL")}
     (session / "home").mkdir(exist_ok=True)
-    return {**keep, "HOME": str(session / "home"), "KAGGLE_KERNEL_RUN_TYPE": "Batch",
-            "KAGGLEKIT_KAGGLE_INPUT": str(session / "input"), "KAGGLEKIT_KAGGLE_WORKING": str(session / "working"),
-            "KAGGLEKIT_KERNEL_TMP": str(session / "tmp"), "PYTHONUNBUFFERED": "1",
+    return {**keep, "HOME": str(session / "home"), RUN_TYPE_ENV: "Batch",
+            **moved_roots(session / "input", session / "working", session / "tmp"), "PYTHONUNBUFFERED": "1",
             # Extracted archives are shared between sessions: the same input gives the same extraction.
             "KAGGLEKIT_CACHE": str(sandbox.cache_dir / "kernel-cache")}
 

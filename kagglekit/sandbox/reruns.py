@@ -31,6 +31,7 @@ from kagglesdk.competitions.types.competition_api_service import (
 )
 from kagglesdk.competitions.types.submission_status import SubmissionStatus
 
+from kagglekit.core.kaggle_paths import RERUN_ENV
 from kagglekit.core.errors import KagglekitError
 import kagglekit.sandbox.kernels as kernels
 from kagglekit.sandbox.competitions import _bundle, _check_allowed
@@ -129,7 +130,7 @@ def _prepare(sandbox, bundle, ref: str, version: dict, number: int) -> Path:
 
 def _start(sandbox, bundle, number: int, file_name: str, session: Path) -> None:
     script = session / "script.py"
-    env = {**kernels._environment(sandbox, session), "KAGGLE_IS_COMPETITION_RERUN": "1"}
+    env = {**kernels._environment(sandbox, session), RERUN_ENV: "1"}
     log_file = open(session / "log.txt", "wb")
     process = subprocess.Popen([sys.executable, "-c", kernels.NO_NETWORK, str(script)], cwd=session / "working",
                                env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from kagglekit.core.atomic import write_bytes, write_text
+from kagglekit.core.atomic import write_text
 from kagglekit.core.errors import KagglekitError
 from kagglekit.sandbox.bundles import Bundle, bundle_zip, discover, file_zip
 from kagglekit.sandbox.faults import Faults

@@ -8,7 +8,6 @@ import json
 import time
 
 import numpy as np
-import pytest
 
 pytest_plugins = ["sandbox_fixtures"]
 
