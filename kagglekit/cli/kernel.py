@@ -10,6 +10,7 @@ import typer
 from kagglekit.cli.app import (
     Competition, Quiet, app, command, console, setup_logging, train_options,
 )
+from kagglekit.core.durations import format_duration
 
 kernel_app = typer.Typer(help="Train on Kaggle's GPUs: build a self-contained kernel, push it, wait, bring the run home.",
                          no_args_is_help=True)
@@ -106,7 +107,7 @@ def push(
     folder = _folder(name)
 
     def show(p):
-        limit = f", session timeout {_duration(p.timeout)}" if p.timeout else ""
+        limit = f", session timeout {format_duration(p.timeout)}" if p.timeout else ""
         console.print(f"pushed {p.id} (version {p.version}{limit}): {p.url}")
 
     if folds_parallel:
@@ -116,11 +117,6 @@ def push(
         for p in push_kernel(folder):
             show(p)
     console.print(f"next: kagglekit kernel status {folder.name} --wait")
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 def _versions(followed, version: int | None) -> dict:
@@ -207,7 +203,7 @@ def output(
     setup_logging(quiet)
     from kagglekit.kernels.build import read_kernel_folder
     from kagglekit.kernels.remote import download_output, followed_kernels
-    from kagglekit.runs.folder import RunFolder
+    from kagglekit.runs.folder import RunFolder, named_run_dir
 
     folder = _folder(name)
     _, record = read_kernel_folder(folder)
@@ -216,7 +212,7 @@ def output(
     runs = []
     for k in followed:
         slug = k.id.split("/")[1] + (f"-v{version}" if version else "")
-        target = run_dir / slug if run_dir and len(followed) > 1 else run_dir or Path("runs") / record["competition"] / slug
+        target = run_dir / slug if run_dir and len(followed) > 1 else run_dir or named_run_dir(record["competition"], slug)
         files = download_output(k.id, target, record["competition_file"], version=versions[k.id], pattern=pattern,
                                 accelerator=k.accelerator(versions[k.id]))
         runs.append(target)
@@ -224,7 +220,7 @@ def output(
         if RunFolder(target).submission.is_file():
             console.print(f"submission: {RunFolder(target).submission}")
     if len(runs) > 1:
-        console.print(f"next: kagglekit ensemble {' '.join(map(str, runs))} --out runs/{record['competition']}/{folder.name}")
+        console.print(f"next: kagglekit ensemble {' '.join(map(str, runs))} --out {named_run_dir(record['competition'], folder.name)}")
 
 
 @command("ensemble")

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from kagglekit.cli.app import Competition, DataDir, Quiet, command, console, setup_logging
+from kagglekit.core.durations import format_duration
 
 
 @command("preview")
@@ -62,23 +63,18 @@ def _print_table(table) -> None:
     Console(file=console.file, width=max(console.width, wide), highlight=False).print(table)
 
 
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    value = int(value)
-    return f"{value // 3600}h{value % 3600 // 60:02d}m" if value >= 3600 else f"{value // 60}m{value % 60:02d}s"
-
-
 @command("runs")
 def runs(
     competition: Annotated[Optional[str], typer.Option("--competition", "-c", help="Only this competition's runs.")] = None,
-    root: Annotated[Path, typer.Option(help="Folder holding the runs.")] = Path("runs"),
+    root: Annotated[Optional[Path], typer.Option(help="Folder holding the runs [default: runs].")] = None,
 ):
     """List the runs on disk: settings, OOF score, time taken, submissions, and the kernel that trained each one."""
     from rich.table import Table
 
+    from kagglekit.runs.folder import RUNS_ROOT
     from kagglekit.runs.listing import find_runs
 
+    root = root or RUNS_ROOT
     found = find_runs(competition, root)
     if not found:
         where = f"{root}/{competition}" if competition else str(root)
@@ -93,12 +89,15 @@ def runs(
         table.add_row(
             f"{r.competition}/{r.run_dir.name}", r.model, str(r.image_size), r.augment,
             f"{r.folds_done}/{r.folds}", str(r.sample or "all"), score,
-            f"{r.oof_accuracy:.4f}" if r.oof_accuracy is not None else "-", _seconds(r.seconds),
+            f"{r.oof_accuracy:.4f}" if r.oof_accuracy is not None else "-", format_duration(r.seconds),
             str(r.submissions) if r.submissions else "no",
             f"{r.public_score:.5f}" if r.public_score is not None else "-",
             r.origin,
         )
     _print_table(table)
+    for r in found:
+        for problem in r.problems:
+            console.print(f"[yellow]{problem}[/yellow]", highlight=False)
 
 
 @command("explain-model")

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from kagglekit.core.errors import KagglekitError
+from kagglekit.core.fields import checked_value, field_types, type_name
 
 
 def setting(default, help: str, parse=None):
@@ -95,17 +95,7 @@ def setting_help(name: str) -> str:
 
 def setting_types() -> dict[str, tuple[type, ...]]:
     """Setting name -> the Python types its value may have (None included for optional ones)."""
-    hints = typing.get_type_hints(TrainConfig)
-    found = {}
-    for name, hint in hints.items():
-        allowed = typing.get_args(hint) or (hint,)
-        found[name] = tuple(type(None) if a is type(None) else a for a in allowed)
-    return found
-
-
-def _type_name(types: tuple[type, ...]) -> str:
-    names = {int: "a whole number", float: "a number", str: "a string", bool: "true or false"}
-    return " or ".join(names.get(t, t.__name__) for t in types if t is not type(None))
+    return field_types(TrainConfig)
 
 
 def _parsed(values: dict, where: str) -> dict:
@@ -116,12 +106,9 @@ def _parsed(values: dict, where: str) -> dict:
     for name, value in values.items():
         if isinstance(value, str) and parsers.get(name):
             value = parsers[name](value)
-        allowed = types[name]
-        ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
-        if float in allowed and isinstance(value, int) and not isinstance(value, bool):
-            value, ok = float(value), True
+        ok, value = checked_value(value, types[name])
         if not ok:
-            raise KagglekitError(f"{where}{name} = {value!r} must be {_type_name(allowed)}; fix it and run again")
+            raise KagglekitError(f"{where}{name} = {value!r} must be {type_name(types[name])}; fix it and run again")
         out[name] = value
     return out
 

@@ -143,13 +143,13 @@ def predict_only(options: dict, competition_file: Path, input_root: Path, workin
     comp = load_competition_file(competition_file)
     config = config_from_json(options["config"])
     source = mounted_run(input_root, options["predict_from"])
-    trained_for = source.read_record(required=False).get("competition")
+    trained_for = source.read_record(required=False).competition
     if trained_for and trained_for != comp.slug:
         raise KagglekitError(f"the folds in {source.path} were trained for {trained_for}, not {comp.slug}; "
                              "build the kernel with --predict-from a run of this competition")
     data_dir = competition_dir(input_root, comp.slug)
     oof = source.read_oof()
-    catalog = build_test_catalog(comp, data_dir, oof["label"] if oof is not None else [])
+    catalog = build_test_catalog(comp, data_dir, oof.labels if oof is not None else [])
     rerun = bool(os.environ.get(RERUN_ENV))
     log.info("predicting %d test images of %s%s with the folds in %s", len(catalog.test), comp.slug,
              " (the competition's rerun)" if rerun else "", source.path)

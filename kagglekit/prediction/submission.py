@@ -209,12 +209,12 @@ def predict_run(run_dir: Path | None = None, competition: str | Competition | No
 
     if tta is not None and tta < 1:
         raise KagglekitError("--tta must be at least 1 (1 = no test-time augmentation)")
-    record = RunFolder(run_dir).read_record(required=False) if run_dir is not None else {}
+    record = RunFolder(run_dir).read_record(required=False) if run_dir is not None else None
     comp = competition if isinstance(competition, Competition) else \
-        load_competition(competition or record.get("competition_file") or record.get("competition"))
+        load_competition(competition or (record and (record.competition_file or record.competition)))
     run = RunFolder(run_dir or latest_run_dir(comp.slug))
     run.read_config()  # a clear error for a folder that is not a run
-    recorded_data = run.read_record(required=False).get("data_dir")
+    recorded_data = run.read_record(required=False).data_dir
     data = resolve_data_dir(comp, data_dir or (Path(recorded_data) if recorded_data else None))
     catalog = build_catalog(comp, data)
     df, used = build_run_submission(run.path, catalog, data, tta)

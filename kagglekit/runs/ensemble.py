@@ -3,7 +3,7 @@
 Folds trained apart (one Kaggle kernel per fold, or local runs of --fold K)
 belong together only when they were trained with the same settings (all but
 config.RESUMABLE) and the same fold assignment; each fold may come from one
-run only. The merged folder is a run folder like any other (run_folder.py).
+run only. The merged folder is a run folder like any other (runs/folder.py).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import dataclasses
 import time
 from pathlib import Path
 
-
-from kagglekit.core.atomic import write_json, write_text
-from kagglekit.core.config import changed_settings, config_to_json
+from kagglekit.core.atomic import write_text
+from kagglekit.core.config import changed_settings
 from kagglekit.core.errors import KagglekitError
 from kagglekit.runs.folder import RunFolder, copy_fold
+from kagglekit.runs.records import RUN_FIX, save_config
 
 
 def check_mergeable(run_dirs: list[Path]) -> dict[int, RunFolder]:
@@ -60,19 +60,21 @@ def merge_runs(run_dirs: list[Path], out: Path) -> tuple[Path, dict]:
         raise KagglekitError(f"{out} already holds folds; give an empty or new folder to --out")
     first = runs[0]
     info = first.read_record()
+    if not info.competition_file:
+        raise KagglekitError(f"{first.record}: competition_file is missing; {RUN_FIX}")
     merged.path.mkdir(parents=True, exist_ok=True)
-    write_json(merged.config, config_to_json(dataclasses.replace(first.read_config(), fold=None)))
+    save_config(merged.config, dataclasses.replace(first.read_config(), fold=None))
     write_text(merged.folds_table, first.folds_table.read_text())
     for k, run in sorted(owner.items()):  # each fold appears only once its copy is complete
         copy_fold(run.fold(k), merged, with_checkpoint=False)
-    info.update(merged_from={str(k): str(run.path) for k, run in sorted(owner.items())},
-                started=time.strftime("%Y-%m-%d %H:%M:%S"))
-    write_json(merged.record, info)
-    comp = load_competition(info["competition_file"])
+    info = info.replace(merged_from={str(k): str(run.path) for k, run in sorted(owner.items())},
+                        started=time.strftime("%Y-%m-%d %H:%M:%S"))
+    info.save(merged.record)
+    comp = load_competition(info.competition_file)
     scores = collect_oof(merged.path, comp)
     return merged.path, scores
 
 
 def fold_settings(run_dir: Path) -> dict[int, dict]:
     """Fold -> the settings it was trained with (from its result), for showing what an ensemble holds."""
-    return {r["fold"]: r.get("settings") or {} for r in RunFolder(run_dir).results()}
+    return {r.fold: r.settings for r in RunFolder(run_dir).results()}

@@ -37,8 +37,10 @@ from pathlib import Path
 import pandas as pd
 
 from kagglekit.core.atomic import atomic_folder, write_json, write_text
-from kagglekit.core.config import TrainConfig, changed_settings, config_from_json, config_to_json
+from kagglekit.core.config import TrainConfig, changed_settings
 from kagglekit.core.errors import KagglekitError
+from kagglekit.runs.records import (RUN_OOF_FIX, FoldResult, OofTable, RunRecord, fold_fix, load_config,
+                                    save_config)
 
 RUNS_ROOT = Path("runs")
 
@@ -121,25 +123,21 @@ class RunFolder:
         """True when the folder holds a run's settings."""
         return self.config.is_file()
 
-    # -- reading -------------------------------------------------------------
+    # -- reading (the records and their checks are runs/records.py's) -----------------
     def read_config(self) -> TrainConfig:
         """The settings the run was trained with; a one-line error when missing or damaged."""
         if not self.config.is_file():
             raise KagglekitError(f"{self.path} is not a kagglekit run folder (no config.json); "
                                  "pass the folder 'train' wrote")
-        data = _read_json_file(self.config)
-        try:
-            return config_from_json(data)
-        except TypeError as exc:
-            raise KagglekitError(f"{self.config} is damaged ({exc}); retrain into a new --run-dir") from None
+        return load_config(self.config)
 
-    def read_record(self, required: bool = True) -> dict:
-        """The run record (run.json); {} when missing and not REQUIRED."""
+    def read_record(self, required: bool = True) -> RunRecord:
+        """The run record (run.json); an empty one when missing and not REQUIRED."""
         if not self.record.is_file():
             if required:
                 raise KagglekitError(f"{self.path} has no run.json; pass the folder 'train' wrote")
-            return {}
-        return _read_json_file(self.record)
+            return RunRecord()
+        return RunRecord.load(self.record)
 
     def read_folds(self) -> pd.DataFrame:
         """The fold assignment (id, fold)."""
@@ -151,24 +149,21 @@ class RunFolder:
             raise KagglekitError(f"{self.folds_table} is damaged ({str(exc).splitlines()[0]}); "
                                  "retrain into a new --run-dir") from None
 
-    def results(self) -> list[dict]:
-        """The result of every finished fold, in fold order (damaged ones skipped)."""
-        found = [read_json(f.result) for f in self.folds() if f.done]
-        return [r for r in found if isinstance(r, dict) and "fold" in r]
+    def results(self) -> list[FoldResult]:
+        """The result of every finished fold, in fold order; one line for a damaged one."""
+        return [FoldResult.load(f.result, f.number) for f in self.folds() if f.done]
 
     def read_scores(self) -> dict:
         """scores.json, or {} before the first fold finished."""
         data = read_json(self.scores, {})
         return data if isinstance(data, dict) else {}
 
-    def read_oof(self) -> pd.DataFrame | None:
+    def read_oof(self) -> OofTable | None:
         """The OOF table, or None before the first fold finished."""
-        if not self.oof.is_file():
-            return None
-        return pd.read_csv(self.oof, dtype={"id": str})
+        return OofTable.load(self.oof, RUN_OOF_FIX) if self.oof.is_file() else None
 
     # -- writing -------------------------------------------------------------
-    def prepare(self, config: TrainConfig, folds: pd.DataFrame, record: dict) -> None:
+    def prepare(self, config: TrainConfig, folds: pd.DataFrame, record: RunRecord) -> None:
         """Create the folder, or reopen it after checking it was trained with CONFIG and FOLDS.
 
         A refused resume changes nothing in the folder.
@@ -180,48 +175,37 @@ class RunFolder:
                                  "(fold assignment differs); pass a new --run-dir")
         self.path.mkdir(parents=True, exist_ok=True)
         # The run's settings, whichever fold this command trains (`train --fold K` shares the folder).
-        write_json(self.config, config_to_json(dataclasses.replace(config, fold=None)))
+        save_config(self.config, dataclasses.replace(config, fold=None))
         if not self.folds_table.is_file():  # whole or not at all: half an assignment would refuse every resume
             write_text(self.folds_table, folds.to_csv(index=False))
         earlier = self.read_record(required=False)  # what later steps added (e.g. the precision) is kept
-        write_json(self.record, {**earlier, **record, "started": earlier.get("started") or time.strftime("%Y-%m-%d %H:%M:%S"),
-                                 "last_started": time.strftime("%Y-%m-%d %H:%M:%S")})
+        now = time.strftime("%Y-%m-%d %H:%M:%S")
+        given = {k: v for k, v in dataclasses.asdict(record).items() if v is not None and k != "extra"}
+        earlier.replace(**given, started=earlier.started or now, last_started=now).save(self.record)
 
     def read_precision(self) -> dict | None:
         """The precision the run's folds train with, once chosen (see devices.Precision)."""
-        found = self.read_record(required=False).get("precision")
-        return found if isinstance(found, dict) else None
+        return self.read_record(required=False).precision
 
     def record_precision(self, precision: dict) -> None:
         """Keep the run's precision in its record, so that every fold and every resume uses it."""
-        write_json(self.record, {**self.read_record(required=False), "precision": precision})
+        self.read_record(required=False).replace(precision=precision).save(self.record)
 
-    def write_fold_outputs(self, k: int, oof: pd.DataFrame, result: dict) -> None:
+    def write_fold_outputs(self, k: int, oof: OofTable, result: FoldResult) -> None:
         """A fold's OOF predictions, then its result (last: it marks the fold as done)."""
         fold = self.fold(k)
-        write_text(fold.oof, oof.to_csv(index=False))
-        write_json(fold.result, result)
+        oof.save(fold.oof)
+        result.save(fold.result)
         shutil.rmtree(fold.backup, ignore_errors=True)
 
-    def write_oof(self, oof: pd.DataFrame, scores: dict) -> None:
+    def write_oof(self, oof: OofTable, scores: dict) -> None:
         """The run's OOF table and scores."""
-        write_text(self.oof, oof.to_csv(index=False))
+        oof.save(self.oof)
         write_json(self.scores, scores)
 
-    def fold_oof_tables(self) -> list[pd.DataFrame]:
+    def fold_oof_tables(self) -> list[OofTable]:
         """The OOF predictions of every finished fold."""
-        return [pd.read_csv(f.oof, dtype={"id": str}) for f in self.folds() if f.done and f.oof.is_file()]
-
-
-def _read_json_file(path: Path) -> dict:
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise KagglekitError(f"{path} is damaged ({str(exc).splitlines()[0][:100]}); restore it or retrain "
-                             "into a new --run-dir") from None
-    if not isinstance(data, dict):
-        raise KagglekitError(f"{path} is damaged (not a JSON object); restore it or retrain into a new --run-dir")
-    return data
+        return [OofTable.load(f.oof, fold_fix(f.path, f.number)) for f in self.folds() if f.done and f.oof.is_file()]
 
 
 def read_json(path: Path, default=None):
@@ -258,6 +242,11 @@ def default_run_dir(slug: str, config: TrainConfig) -> Path:
     name = f"{config.model}-{config.image_size}px-{config.augment}-{config.folds}f-s{config.seed}"
     if config.sample:
         name += f"-n{config.sample}"
+    return named_run_dir(slug, name)
+
+
+def named_run_dir(slug: str, name: str) -> Path:
+    """The run folder NAME of competition SLUG under the runs root (e.g. a kernel's output brought home)."""
     return RUNS_ROOT / slug / name
 
 
@@ -355,15 +344,14 @@ def export_run(run: RunFolder, target: Path) -> list[str]:
 
 
 def localize(run: RunFolder, competition_file: Path, slug: str, data_dir: Path, kernel: str | None = None,
-             kernel_version: int | None = None, accelerator: str | None = None, **provenance) -> None:
+             kernel_version: int | None = None, accelerator: str | None = None) -> None:
     """Point a downloaded run's record at the local definition and data instead of /kaggle/input, and note where
     it came from: KERNEL (owner/slug), its KERNEL_VERSION and ACCELERATOR (machine shape), when known."""
-    info = run.read_record(required=False)
     came_from = {"kernel": kernel, "kernel_version": kernel_version, "accelerator": accelerator}
-    provenance.update({k: v for k, v in came_from.items() if v is not None})
-    info.update(provenance, kernel_data_dir=info.get("data_dir"), competition=slug,
-                competition_file=str(Path(competition_file).resolve()), data_dir=str(Path(data_dir).resolve()))
-    write_json(run.record, info)
+    earlier = run.read_record(required=False)
+    earlier.replace(**{k: v for k, v in came_from.items() if v is not None}, kernel_data_dir=earlier.data_dir,
+                    competition=slug, competition_file=str(Path(competition_file).resolve()),
+                    data_dir=str(Path(data_dir).resolve())).save(run.record)
 
 
 def keep_local_records(old: RunFolder, new: RunFolder) -> None:

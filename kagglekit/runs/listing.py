@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kagglekit.runs.folder import RUNS_ROOT, RunFolder, find_run_dirs, read_json, read_submissions
+from kagglekit.core.errors import KagglekitError
+from kagglekit.runs.folder import RUNS_ROOT, RunFolder, find_run_dirs, read_submissions
+from kagglekit.runs.records import RunRecord
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class RunSummary:
     kernel_version: int | None = None
     accelerator: str | None = None  # the machine shape the kernel was pushed with, e.g. NvidiaTeslaT4
     merged_runs: int = 0  # `kagglekit ensemble` merged the folds of this many runs into this one
+    problems: tuple[str, ...] = ()  # what is wrong with the run's damaged records, one line each
 
     @property
     def origin(self) -> str:
@@ -57,36 +60,46 @@ class RunSummary:
 def summarize_run(run_dir: Path) -> RunSummary:
     """Read one run folder's settings, scores, times and submissions."""
     run = RunFolder(run_dir)
-    config = read_json(run.config, {}) or {}
-    info = read_json(run.record, {}) or {}
+    config, problems = _readable(run.read_config, None)
+    info, damaged = _readable(lambda: run.read_record(required=False), RunRecord())
+    results, damaged_results = _readable(run.results, [])
+    problems += damaged + damaged_results
     scores = run.read_scores()
-    results = run.results()
     submissions = read_submissions(run)
     scored = [s["public_score"] for s in submissions if s.get("public_score") is not None]
-    seconds = sum(r.get("seconds", 0.0) for r in results) if results else None
+    seconds = sum(r.seconds for r in results) if results else None
     return RunSummary(
         run_dir=run.path,
-        competition=info.get("competition", run.path.parent.name),
-        model=config.get("model", "?"),
-        image_size=config.get("image_size", 0),
-        augment=config.get("augment", "?"),
-        folds=config.get("folds", 0),
-        epochs=config.get("epochs", 0),
-        sample=config.get("sample"),
-        seed=config.get("seed", 0),
-        folds_done=len(results),
+        competition=info.competition or run.path.parent.name,
+        model=config.model if config else "?",
+        image_size=config.image_size if config else 0,
+        augment=config.augment if config else "?",
+        folds=config.folds if config else 0,
+        epochs=config.epochs if config else 0,
+        sample=config.sample if config else None,
+        seed=config.seed if config else 0,
+        folds_done=len(run.finished_folds()),
         metric=scores.get("metric"),
         oof_score=scores.get("oof_score"),
         oof_accuracy=scores.get("oof_accuracy"),
         seconds=seconds,
-        started=info.get("started"),
+        started=info.started,
         submissions=len(submissions),
         public_score=scored[-1] if scored else None,
-        kernel=info.get("kernel"),
-        kernel_version=info.get("kernel_version"),
-        accelerator=info.get("accelerator"),
-        merged_runs=len(set((info.get("merged_from") or {}).values())),
+        kernel=info.kernel,
+        kernel_version=info.kernel_version,
+        accelerator=info.accelerator,
+        merged_runs=len(set((info.merged_from or {}).values())),
+        problems=tuple(problems),
     )
+
+
+def _readable(read, default) -> tuple:
+    """(what READ returns, []) or, when a record is damaged, (DEFAULT, [its one-line error]): the listing carries on."""
+    try:
+        return read(), []
+    except KagglekitError as exc:
+        return default, [str(exc)]
 
 
 def find_runs(slug: str | None = None, root: Path = RUNS_ROOT) -> list[RunSummary]:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from kagglekit.competition.definition import Competition
 from kagglekit.competition.metrics import score
 from kagglekit.runs.folder import RunFolder
+from kagglekit.runs.records import OofTable
 
 
 def collect_oof(run_dir: Path, comp: Competition) -> dict:
@@ -17,16 +16,16 @@ def collect_oof(run_dir: Path, comp: Competition) -> dict:
     parts = run.fold_oof_tables()
     if not parts:
         return {}
-    oof = pd.concat(parts, ignore_index=True).sort_values(["fold", "id"]).reset_index(drop=True)
-    proba = oof[[f"p_{c}" for c in comp.labels.classes]].to_numpy()
+    oof = OofTable.concat(parts)
+    proba = oof.proba(comp.labels.classes)
     results = run.results()
     scores = {
         "metric": comp.metric,
-        "oof_score": score(comp.metric, oof["label"], proba),
-        "oof_accuracy": score("accuracy", oof["label"], proba),
-        "folds": {str(r["fold"]): r["score"] for r in results},
+        "oof_score": score(comp.metric, oof.labels, proba),
+        "oof_accuracy": score("accuracy", oof.labels, proba),
+        "folds": {str(r.fold): r.score for r in results},
         "n_oof": len(oof),
-        "train_seconds": round(sum(r.get("seconds", 0.0) for r in results), 1),
+        "train_seconds": round(sum(r.seconds for r in results), 1),
     }
     run.write_oof(oof, scores)
     return scores

@@ -23,10 +23,12 @@ import numpy as np
 import pandas as pd
 
 from kagglekit.core.atomic import atomic_open, write_text
-from kagglekit.core.config import config_to_json
+from kagglekit.core.config import TrainConfig
+from kagglekit.core.durations import format_duration
 from kagglekit.core.errors import KagglekitError
 from kagglekit.core.progress import report_progress
 from kagglekit.runs.folder import RunFolder, read_history
+from kagglekit.runs.records import FoldResult, OofTable, RunRecord
 
 log = logging.getLogger("kagglekit")
 
@@ -56,34 +58,41 @@ class RunData:
     """What a report is drawn from, read once from a run folder."""
 
     run_dir: Path
-    config: dict
-    info: dict
+    config: TrainConfig
+    info: RunRecord
     scores: dict
-    results: list[dict]
+    results: list[FoldResult]
     histories: dict[int, pd.DataFrame]
-    oof: pd.DataFrame
-    classes: list[str]
+    table: OofTable
+
+    @property
+    def oof(self) -> pd.DataFrame:
+        return self.table.frame
+
+    @property
+    def classes(self) -> list[str]:
+        return self.table.classes
 
     @property
     def proba(self) -> np.ndarray:
-        return self.oof[[f"p_{c}" for c in self.classes]].to_numpy(dtype="float64")
+        return self.table.proba()
 
     @property
     def labels(self) -> np.ndarray:
-        return self.oof["label"].to_numpy(dtype="int64")
+        return self.table.labels
 
 
 def load_run(run_dir: Path) -> RunData:
     """Read a run folder's settings, fold histories and OOF predictions."""
     run = RunFolder(run_dir)
-    config = config_to_json(run.read_config())  # a clear error for a folder that is not a run
+    config = run.read_config()  # a clear error for a folder that is not a run
+    info = run.read_record(required=False)
     oof = run.read_oof()
     if oof is None:
         raise KagglekitError(f"run {run.path} has no finished fold (no oof.csv); run 'kagglekit train' first")
-    classes = [c[2:] for c in oof.columns if c.startswith("p_")]
     results = run.results()
-    histories = {r["fold"]: read_history(run.fold(r["fold"])) for r in results}
-    return RunData(run.path, config, run.read_record(required=False), run.read_scores(), results, histories, oof, classes)
+    histories = {r.fold: read_history(run.fold(r.fold)) for r in results}
+    return RunData(run.path, config, info, run.read_scores(), results, histories, oof)
 
 
 def new_figure(name: str):
@@ -147,9 +156,9 @@ def plot_scores(run: RunData):
     if metric == "accuracy":
         panels = panels[:1]
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
-    folds = [r["fold"] for r in run.results]
+    folds = [r.fold for r in run.results]
     for ax, (name, key, overall_key) in zip(axes, panels):
-        values = [r[key] for r in run.results]
+        values = [getattr(r, key) for r in run.results]
         bars = ax.bar([f"fold {f}" for f in folds], values, color=_colors(len(folds)))
         ax.bar_label(bars, fmt="%.4f", fontsize="small")
         overall = run.scores.get(overall_key)
@@ -243,9 +252,11 @@ def _train_paths(run: RunData) -> dict[str, str]:
     from kagglekit.data.catalog import build_train_table
 
     try:
-        comp = load_competition(run.info["competition_file"])
-        table = build_train_table(comp, Path(run.info["data_dir"]))
-    except (KeyError, KagglekitError, OSError) as exc:
+        if not run.info.competition_file or not run.info.data_dir:
+            raise KagglekitError("run.json names no competition file or data folder")
+        comp = load_competition(run.info.competition_file)
+        table = build_train_table(comp, Path(run.info.data_dir))
+    except (KagglekitError, OSError) as exc:
         log.warning("report: training images not found (%s); wrong.png shows ids only", str(exc).splitlines()[0][:120])
         return {}
     return dict(zip(table["id"].astype(str), table["path"]))
@@ -331,24 +342,23 @@ def report_after_training(run_dir: Path) -> Path | None:
 def _summary_rows(run: RunData) -> list[tuple[str, str]]:
     config, scores = run.config, run.scores
     rows = [
-        ("competition", run.info.get("competition", "?")),
+        ("competition", run.info.competition or "?"),
         ("run folder", str(run.run_dir)),
-        ("model", f"{config.get('model')} at {config.get('image_size')} px, weights {config.get('weights')}"),
-        ("training", f"{config.get('folds')} folds, up to {config.get('epochs')} epochs, batch {config.get('batch_size')}, "
-                     f"learning rate {config.get('learning_rate')}, augmentation {config.get('augment')}"),
+        ("model", f"{config.model} at {config.image_size} px, weights {config.weights}"),
+        ("training", f"{config.folds} folds, up to {config.epochs} epochs, batch {config.batch_size}, "
+                     f"learning rate {config.learning_rate}, augmentation {config.augment}"),
         ("images", f"{scores.get('n_oof', len(run.oof))} out-of-fold predictions"
-                   + (f" (a sample of {config['sample']})" if config.get("sample") else "")),
+                   + (f" (a sample of {config.sample})" if config.sample else "")),
     ]
     for r in run.results:  # each fold as it was trained (a resumed run may have raised --epochs)
-        trained = r.get("settings") or {}
-        rows.append((f"fold {r['fold']}", f"{r.get('epochs_run', '?')} of up to {trained.get('epochs', '?')} epochs "
-                                          f"(best {r.get('best_epoch')}), {r.get('seconds', 0):.0f} s, "
-                                          f"{r.get('metric', 'score')} {r.get('score', float('nan')):.4f}"))
+        rows.append((f"fold {r.fold}", f"{r.epochs_run if r.epochs_run is not None else '?'} of up to "
+                                       f"{r.settings.get('epochs', '?')} epochs (best {r.best_epoch}), "
+                                       f"{format_duration(r.seconds)}, {r.metric} {r.score:.4f}"))
     if scores:
         rows.append((f"OOF {scores['metric']}", f"{scores['oof_score']:.4f}"))
         rows.append(("OOF accuracy", f"{scores['oof_accuracy']:.4f}"))
-        rows.append(("training time", f"{scores.get('train_seconds', 0):.0f} s"))
-    versions = run.info.get("versions") or {}
+        rows.append(("training time", format_duration(scores.get("train_seconds", 0))))
+    versions = run.info.versions
     rows.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v)))
     return rows
 
@@ -365,7 +375,7 @@ def write_html(run: RunData, figures: dict[str, Path], path: Path) -> Path:
             f'<img src="data:image/png;base64,{data}" alt="{esc(png.name)}">'
             f'<p class="file"><a href="{esc(png.name)}">{esc(png.name)}</a></p></section>'
         )
-    title = f"kagglekit report: {run.info.get('competition', '')} {run.run_dir.name}"
+    title = f"kagglekit report: {run.info.competition or ''} {run.run_dir.name}"
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>

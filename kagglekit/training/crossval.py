@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 
 from kagglekit.core.config import TrainConfig
+from kagglekit.core.durations import format_duration
 from kagglekit.core.errors import KagglekitError
 from kagglekit.data.catalog import Catalog
 from kagglekit.runs.folder import RunFolder, default_run_dir
+from kagglekit.runs.records import FoldResult, RunRecord
 
 log = logging.getLogger("kagglekit")
 
@@ -60,16 +62,11 @@ def assign_folds(train: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
     return pd.DataFrame({"id": table["id"].to_numpy(), "fold": folds}).sort_values("id", kind="stable").reset_index(drop=True)
 
 
-def run_record(catalog: Catalog, n_train: int, data_dir: Path) -> dict:
+def run_record(catalog: Catalog, n_train: int, data_dir: Path) -> RunRecord:
     """What run.json says about where a run's data came from and what computed it."""
-    return {
-        "competition": catalog.competition.slug,
-        "competition_file": str(catalog.competition.source),
-        "data_dir": str(Path(data_dir).resolve()),
-        "versions": library_versions(),
-        "n_train": n_train,
-        "skipped_train": [Path(p).name for p in catalog.skipped_train],
-    }
+    return RunRecord(competition=catalog.competition.slug, competition_file=str(catalog.competition.source),
+                     data_dir=str(Path(data_dir).resolve()), versions=library_versions(), n_train=n_train,
+                     skipped_train=[Path(p).name for p in catalog.skipped_train])
 
 
 def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: Path | None = None,
@@ -101,8 +98,8 @@ def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: 
             this_deadline = fold_deadline(deadline, len(left))
             if trained and not _fold_fits(trained[-1], this_deadline - time.time()):
                 log.warning("time budget: %s left, too little for fold %d (the last fold took %ss); "
-                            "ending with the %d finished folds", _seconds(deadline - time.time()), k + 1,
-                            trained[-1]["seconds"], len(trained))
+                            "ending with the %d finished folds", format_duration(deadline - time.time()), k + 1,
+                            trained[-1].seconds, len(trained))
                 break
         log.info("fold %d/%d: %d training, %d validation images", k + 1, config.folds,
                  int((train["fold"] != k).sum()), int((train["fold"] == k).sum()))
@@ -112,28 +109,26 @@ def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: 
                           precision, callbacks)
         trained.append(result)
         log.info("fold %d/%d: %s %.4f, accuracy %.4f (best epoch %s)", k + 1, config.folds,
-                 comp.metric, result["score"], result["accuracy"], result["best_epoch"])
+                 comp.metric, result.score, result.accuracy, result.best_epoch)
     scores = collect_oof(run.path, comp)
     if deadline and trained:
         log.info("%s", budget_summary(config.budget, deadline - config.budget, trained))
     return run.path, scores
 
 
-def budget_summary(budget: float, started: float, trained: list[dict], now: float | None = None) -> str:
+def budget_summary(budget: float, started: float, trained: list[FoldResult], now: float | None = None) -> str:
     """One line on how --budget was spent: time per fold and epochs, and what was left unused."""
     now = time.time() if now is None else now
-    folds = ", ".join(f"fold {r['fold']} {r.get('epochs_run', '?')} epochs in {_seconds(r['seconds'])}" for r in trained)
+    folds = ", ".join(f"fold {r.fold} {r.epochs_run} epochs in {format_duration(r.seconds)}" for r in trained)
     used = now - started
-    return (f"time budget {_seconds(budget)}: {_seconds(used)} used ({folds}); "
-            f"{_seconds(max(budget - used, 0))} left unused")
+    return (f"time budget {format_duration(budget)}: {format_duration(used)} used ({folds}); "
+            f"{format_duration(max(budget - used, 0))} left unused")
 
 
-def _fold_fits(last: dict, seconds_left: float) -> bool:
+def _fold_fits(last: FoldResult, seconds_left: float) -> bool:
     """Whether a fold gets time for at least two epochs, judged by the fold trained before it."""
-    epochs = max(last.get("epochs_run") or 1, 1)
-    per_epoch = last["seconds"] / epochs
+    epochs = max(last.epochs_run or 1, 1)
+    per_epoch = last.seconds / epochs
     return seconds_left >= 2 * per_epoch
 
 
-def _seconds(seconds: float) -> str:
-    return f"{max(seconds, 0):.0f}s"

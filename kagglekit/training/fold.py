@@ -24,9 +24,11 @@ import pandas as pd
 from kagglekit.competition.definition import Competition
 from kagglekit.core.atomic import write_json
 from kagglekit.core.config import BUDGET_MAX_EPOCHS, TrainConfig, config_to_json
+from kagglekit.core.durations import format_duration
 from kagglekit.core.progress import report_progress
 from kagglekit.models.inference import predict_paths, tta_views
 from kagglekit.runs.folder import FoldFiles, RunFolder, load_fold_model, read_history
+from kagglekit.runs.records import FoldResult, OofTable
 
 log = logging.getLogger("kagglekit")
 
@@ -137,15 +139,10 @@ class EpochLog(keras.callbacks.Callback):
         report_progress(log, "batch", "  batches", steps, steps)  # closes the epoch's bar
         report_progress(log, "fold", f"fold {self.fold + 1}/{self.n_folds} epochs", epoch + 1, self.epochs,
                         "fold %d/%d  epoch %d/%d  %s  (%.0fs/epoch, ~%s left in fold)",
-                        self.fold + 1, self.n_folds, epoch + 1, self.epochs, metrics, per_epoch, _duration(left))
+                        self.fold + 1, self.n_folds, epoch + 1, self.epochs, metrics, per_epoch, format_duration(left))
 
     def on_train_end(self, logs=None):
         report_progress(log, "fold", "fold done", self.epochs, self.epochs)  # early stopping ends the bar too
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 def _targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -265,7 +262,7 @@ def fit_fold(
     deadline: float | None = None,
     precision=None,
     callbacks: tuple = (),
-) -> dict:
+) -> FoldResult:
     """Train fold K of RUN (resuming if it was interrupted) and return its result.
 
     PRECISION (a devices.Precision) is the run's; None: decided from the settings alone. CALLBACKS (Keras
@@ -318,22 +315,20 @@ def fit_fold(
         os.replace(fold.partial_model, fold.model)
     views = tta_views(config.augment, config.tta)
     proba = predict_paths(model, list(val_rows["path"]), config.image_size, config.batch_size, n, views)
-    oof = pd.DataFrame({"id": val_rows["id"].to_numpy(), "fold": k, "label": val_rows["label"].to_numpy()})
-    for i, name in enumerate(comp.labels.classes):
-        oof[f"p_{name}"] = proba[:, i]
+    oof = OofTable.from_predictions(val_rows["id"].to_numpy(), k, val_rows["label"].to_numpy(), proba, comp.labels.classes)
     history = read_history(fold)
     best_epoch = int(history["val_loss"].idxmin()) + 1 if "val_loss" in history and history["val_loss"].notna().any() else None
-    result = {
-        "fold": k,
-        "score": score(comp.metric, val_rows["label"].to_numpy(), proba),
-        "accuracy": score("accuracy", val_rows["label"].to_numpy(), proba),
-        "metric": comp.metric,
-        "best_epoch": best_epoch,
-        "epochs_run": len(history),
-        "n_train": len(train_rows),
-        "n_val": len(val_rows),
-        "seconds": round(time.time() - started, 1),
-        "settings": settings,
-    }
+    result = FoldResult(
+        fold=k,
+        score=score(comp.metric, val_rows["label"].to_numpy(), proba),
+        accuracy=score("accuracy", val_rows["label"].to_numpy(), proba),
+        metric=comp.metric,
+        best_epoch=best_epoch,
+        epochs_run=len(history),
+        n_train=len(train_rows),
+        n_val=len(val_rows),
+        seconds=round(time.time() - started, 1),
+        settings=settings,
+    )
     run.write_fold_outputs(k, oof, result)  # the result last: it marks the fold as done
     return result

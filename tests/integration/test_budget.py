@@ -86,12 +86,14 @@ def test_with_a_budget_the_plan_decides_the_epochs_not_the_competition_file():
 
 
 def test_budget_summary_says_how_the_time_went():
+    from kagglekit.runs.records import FoldResult
     from kagglekit.training.crossval import budget_summary
 
-    line = budget_summary(2700, 1000.0, [{"fold": 0, "epochs_run": 27, "seconds": 520.0},
-                                         {"fold": 1, "epochs_run": 25, "seconds": 500.0}], now=1000.0 + 2000)
-    assert line == ("time budget 2700s: 2000s used (fold 0 27 epochs in 520s, fold 1 25 epochs in 500s); "
-                    "700s left unused")
+    folds = [FoldResult(fold=k, score=0.5, accuracy=0.5, metric="accuracy", epochs_run=e, seconds=s)
+             for k, e, s in ((0, 27, 520.0), (1, 25, 500.0))]
+    line = budget_summary(2700, 1000.0, folds, now=1000.0 + 2000)
+    assert line == ("time budget 45m00s: 33m20s used (fold 0 27 epochs in 8m40s, fold 1 25 epochs in 8m20s); "
+                    "11m40s left unused")
 
 
 # -- --precision auto: measured on the CPU ---------------------------------------------------------
