@@ -203,6 +203,7 @@ def output(
     setup_logging(quiet)
     from kagglekit.kernels.build import read_kernel_folder
     from kagglekit.kernels.remote import download_output, followed_kernels
+    from kagglekit.core.refs import parse_ref
     from kagglekit.runs.folder import RunFolder, named_run_dir
 
     folder = _folder(name)
@@ -211,7 +212,7 @@ def output(
     versions = _versions(followed, version)
     runs = []
     for k in followed:
-        slug = k.id.split("/")[1] + (f"-v{version}" if version else "")
+        slug = parse_ref(k.id, None, "kernel", "kaggler/digits-train").slug + (f"-v{version}" if version else "")
         target = run_dir / slug if run_dir and len(followed) > 1 else run_dir or named_run_dir(record["competition"], slug)
         files = download_output(k.id, target, record["competition_file"], version=versions[k.id], pattern=pattern,
                                 accelerator=k.accelerator(versions[k.id]))

@@ -11,17 +11,16 @@ which Kaggle unpacks, so the dataset mounts in a kernel as a run folder under
 
 from __future__ import annotations
 
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from kagglekit.core.atomic import write_json
 from kagglekit.core.errors import KagglekitError
+from kagglekit.core.refs import parse_ref
 from kagglekit.kaggle.remote import Hints, RetryPolicy, call, connect, status_of
 from kagglekit.runs.folder import RunFolder, export_run
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{4,48}[a-z0-9]$")
 LICENSE = "CC0-1.0"
 
 
@@ -38,11 +37,8 @@ class Published:
 
 def check_dataset_ref(ref: str) -> tuple[str, str]:
     """(owner, slug) of OWNER/SLUG, refused as Kaggle would refuse it."""
-    owner, _, slug = ref.partition("/")
-    if not owner or "/" in slug or not _SLUG.match(slug) or "--" in slug:
-        raise KagglekitError(f"--dataset '{ref}' must be OWNER/SLUG with a slug of 6 to 50 lowercase letters, digits "
-                             "and single hyphens, e.g. kaggler/digits-models")
-    return owner, slug
+    found = parse_ref(ref, "dataset", "--dataset", "kaggler/digits-models")
+    return found.owner, found.slug
 
 
 def upload_run(run_dir: Path, dataset: str, notes: str = "", retry: RetryPolicy | None = None) -> Published:

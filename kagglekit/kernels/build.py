@@ -33,6 +33,7 @@ from kagglekit.core.atomic import write_json, write_text
 from kagglekit.core.config import TrainConfig
 from kagglekit.core.errors import KagglekitError
 from kagglekit.core.kaggle_paths import INPUT_ENV, KAGGLE_INPUT, KERNEL_TMP_ENV, WORKING_ENV
+from kagglekit.core.refs import check_slug
 from kagglekit.core.version import __version__
 
 METADATA_FILE = "kernel-metadata.json"
@@ -49,7 +50,6 @@ RESTRICTED_ACCELERATORS = ("NvidiaTeslaT4Highmem",)
 _RETIRED_IN_CLIENT_2_2_5 = {"nvidiateslap100": "Kaggle runs it on NvidiaTeslaT4", "tpuv38": "Kaggle runs it on TpuV5E8",
                             "tpu1vmv38": "Kaggle runs it on TpuV5E8", "tpuv232": "Kaggle runs it on CPU",
                             "tpuv2256": "Kaggle runs it on CPU"}
-_KERNEL_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{3,48})[a-z0-9]$")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -102,9 +102,7 @@ def predict_spec(name: str, owner: str, comp: Competition, config: TrainConfig, 
 
 def check_name(name: str) -> None:
     """Refuse a kernel name Kaggle would turn into a different slug."""
-    if not _KERNEL_SLUG.match(name) or "--" in name:
-        raise KagglekitError(f"kernel name '{name}' must be 5 to 50 lowercase letters, digits and single hyphens "
-                             "(it is the kernel's slug and title), e.g. dogs-vs-cats-bn-cnn")
+    check_slug(name, "kernel", f"kernel name '{name}' (the kernel's slug and title)", "dogs-vs-cats-bn-cnn")
 
 
 def kernel_metadata(spec: KernelSpec) -> dict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from kagglekit.competition.definition import Competition
 from kagglekit.core.errors import KagglekitError
+from kagglekit.core.refs import parse_ref
 from kagglekit.kaggle.fetch import InFlight, SubmitResult, send_once, wait_for_score
 from kagglekit.kaggle.remote import RetryPolicy, connect
 
@@ -39,9 +40,7 @@ def submit_kernel(comp: Competition, kernel_id: str, message: str, version: int 
 
     if not message.strip():
         raise KagglekitError("the submission message is empty; describe the submission with -m '...'")
-    owner, _, slug = kernel_id.partition("/")
-    if not owner or not slug or "/" in slug:
-        raise KagglekitError(f"--kernel '{kernel_id}' must be OWNER/KERNEL, e.g. kaggler/{comp.slug}-predict")
+    parse_ref(kernel_id, "kernel", "--kernel", f"kaggler/{comp.slug}-predict", form="OWNER/KERNEL")
     if version is not None and version < 1:
         raise KagglekitError(f"--version {version} is not a kernel version; versions count from 1")
     version = version or pushed_version(kernel_id)

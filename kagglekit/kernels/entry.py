@@ -30,6 +30,7 @@ from pathlib import Path
 from kagglekit.core.atomic import write_json
 from kagglekit.core.errors import KagglekitError
 from kagglekit.core.kaggle_paths import RERUN_ENV, kaggle_roots
+from kagglekit.core.refs import parse_ref
 from kagglekit.runs.folder import RunFolder, copy_fold, copy_run_files
 
 log = logging.getLogger("kagglekit")
@@ -122,7 +123,8 @@ def run(options: dict, competition_file: Path, input_root: Path, working: Path, 
 def mounted_run(input_root: Path, source: dict) -> RunFolder:
     """The run folder of an inference kernel's source (SOURCE: kind and OWNER/SLUG), wherever Kaggle mounted it:
     input/<slug>/, or input/notebooks|datasets/<owner>/<slug>/, at its top or one folder down."""
-    owner, slug = source["ref"].split("/")[:2]
+    ref = parse_ref(source["ref"], None, "--predict-from", "kaggler/digits-models")
+    owner, slug = ref.owner, ref.slug
     where = "notebooks" if source["kind"] == "kernel" else "datasets"
     for mount in (input_root / slug, input_root / where / owner / slug, *sorted(input_root.glob(f"{where}/*/{slug}"))):
         for folder in (mount, *sorted(p for p in mount.glob("*") if p.is_dir())):

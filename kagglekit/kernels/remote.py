@@ -28,6 +28,7 @@ from typing import Callable, TypeVar
 
 from kagglekit.core.atomic import atomic_folder, write_json, write_text
 from kagglekit.core.errors import KagglekitError
+from kagglekit.core.refs import parse_ref
 from kagglekit.kaggle.remote import Hints, call, connect
 from kagglekit.kernels.build import KernelSpec, build_kernel, fold_specs, read_kernel_folder, session_limit
 from kagglekit.runs.folder import RunFolder, keep_local_records, localize
@@ -106,10 +107,11 @@ def resolve_predict_source(source: str) -> tuple[str, str]:
     from kagglekit.kaggle.remote import status_of
 
     kind, _, ref = source.rpartition(":")
-    owner, _, slug = ref.partition("/")
-    if kind not in ("", "kernel", "dataset") or not owner or not slug or "/" in slug:
+    if kind not in ("", "kernel", "dataset"):
         raise KagglekitError(f"--predict-from '{source}' must be OWNER/SLUG of a kernel or a dataset "
                              "(kernel:OWNER/SLUG or dataset:OWNER/SLUG to say which)")
+    parse_ref(ref, None, "--predict-from", "kaggler/digits-models (kernel:OWNER/SLUG or dataset:OWNER/SLUG "
+              "to say which)")
     if kind:
         return kind, ref
     api = connect()
@@ -380,7 +382,8 @@ def _download_outputs(api, kernel_id: str, version: int | None, pattern: str | N
     """One try: every page of the output listing, each matching file downloaded (no retries of the client's own)."""
     from kagglesdk.kernels.types.kernels_api_service import ApiListKernelSessionOutputRequest
 
-    owner, slug = kernel_id.split("/")[:2]
+    ref = parse_ref(kernel_id, None, "kernel", "kaggler/digits-train")
+    owner, slug = ref.owner, ref.slug
     files, token, log_text = [], None, None
     with api.build_kaggle_client() as kaggle:
         while True:

@@ -126,8 +126,8 @@ class FoldResult:
 
     fold: int
     score: float  # the competition's metric on the fold's validation images
-    accuracy: float
-    metric: str
+    accuracy: float | None = None
+    metric: str = "score"
     best_epoch: int | None = None  # 1-based; None when no epoch had a finite validation loss
     epochs_run: int | None = None
     n_train: int | None = None

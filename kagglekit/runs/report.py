@@ -153,7 +153,7 @@ def plot_scores(run: RunData):
     fig = new_figure("scores")
     metric = run.scores.get("metric", "score")
     panels = [(metric, "score", "oof_score"), ("accuracy", "accuracy", "oof_accuracy")]
-    if metric == "accuracy":
+    if metric == "accuracy" or any(r.accuracy is None for r in run.results):  # a hand-written result may have none
         panels = panels[:1]
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     folds = [r.fold for r in run.results]
