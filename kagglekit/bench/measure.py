@@ -10,7 +10,7 @@ Four parts (issue 5), each returning result rows (dicts):
 Every contender gets the same images, size, batch size and augmentation ranges. After one
 warm-up epoch each, epochs are timed in interleaved rounds, so a burst of load from other
 processes hits all contenders alike, and the median epoch is reported. Ratios matter more
-than absolute numbers on a shared machine. bench_report turns the rows into RESULTS.md.
+than absolute numbers on a shared machine. bench/results.py turns the rows into RESULTS.md.
 """
 
 from __future__ import annotations

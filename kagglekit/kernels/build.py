@@ -5,7 +5,7 @@
   <name>.py              the one source file Kaggle runs: kagglekit's whole package and the
                          competition definition travel inside it as a base64 zip, so it needs
                          no pip install and no internet; it trains and predicts with the
-                         settings it was built with (see kernel_entry.py for what it does there)
+                         settings it was built with (see kernels/entry.py for what it does there)
   kagglekit-kernel.json  the build settings, for `kernel push --folds-parallel` (never pushed:
                          the client sends only the code file and the metadata)
 Credentials never enter the folder: the script carries kagglekit's package

@@ -3,7 +3,7 @@
 A code competition takes no file: it takes a kernel version (the client's
 ``competition_submit_code``, CreateCodeSubmission), reruns it on the hidden
 test set with the internet off and a time limit, and scores the file the
-rerun writes. The call goes through kaggle_io.send_once, so a lost answer is
+rerun writes. The call goes through kaggle/fetch.py's send_once, so a lost answer is
 adopted instead of submitted again (each copy would cost a submission of the
 day). Kaggle names a failed rerun in four words or so (RERUN_HINTS); kagglekit
 adds what to do about it.
@@ -40,9 +40,9 @@ def submit_kernel(comp: Competition, kernel_id: str, message: str, version: int 
 
     if not message.strip():
         raise KagglekitError("the submission message is empty; describe the submission with -m '...'")
-    parse_ref(kernel_id, "kernel", "--kernel", f"kaggler/{comp.slug}-predict", form="OWNER/KERNEL")
     if version is not None and version < 1:
         raise KagglekitError(f"--version {version} is not a kernel version; versions count from 1")
+    parse_ref(kernel_id, "kernel", "--kernel", f"kaggler/{comp.slug}-predict", form="OWNER/KERNEL")
     version = version or pushed_version(kernel_id)
     policy = retry or RetryPolicy.from_env()
     api = connect()

@@ -1,4 +1,4 @@
-"""What a kagglekit kernel does once Kaggle runs it (the script kernel.py builds calls ``main``).
+"""What a kagglekit kernel does once Kaggle runs it (the script kernels/build.py writes calls ``main``).
 
 Inside Kaggle the competition is mounted read-only at /kaggle/input/<slug>/
 (archives as published) and /kaggle/working is kept as the version's output.
@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from kagglekit.core.atomic import write_json
+from kagglekit.core.durations import format_duration
 from kagglekit.core.errors import KagglekitError
 from kagglekit.core.kaggle_paths import RERUN_ENV, kaggle_roots
 from kagglekit.core.refs import parse_ref
@@ -181,4 +182,4 @@ def main(options: dict, competition_file: Path) -> None:
         sys.exit(1)
     summary["seconds"] = round(time.time() - started, 1)
     write_json(working / "kernel.json", summary)
-    log.info("done in %.0fs; outputs in %s", summary["seconds"], working)
+    log.info("done in %s; outputs in %s", format_duration(summary["seconds"]), working)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from kagglekit.core.atomic import atomic_folder, write_json, write_text
+from kagglekit.core.durations import format_duration
 from kagglekit.core.errors import KagglekitError
 from kagglekit.core.refs import parse_ref
 from kagglekit.kaggle.remote import Hints, call, connect
@@ -340,7 +341,7 @@ def wait_for(ids: list[str], timeout: float = 13 * 3600,
         if all(s.finished for s in now):
             return now
         if time.monotonic() > deadline:
-            raise KagglekitError(f"the kernels were still running after {timeout:.0f} s; run 'kagglekit kernel status --wait' again")
+            raise KagglekitError(f"the kernels were still running after {format_duration(timeout)}; run 'kagglekit kernel status --wait' again")
         time.sleep(poll_seconds())
 
 

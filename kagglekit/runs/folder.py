@@ -4,8 +4,8 @@
 output and a kernel's resume read it. This module is the only one that knows
 its file names and the rules for reading, resuming and copying it:
 
-  config.json       the settings the folds were trained with (config.TrainConfig)
-  run.json          the run record: competition, data folder, library versions, times
+  config.json       the settings the folds were trained with (core.config.TrainConfig)
+  run.json          the run record (records.RunRecord): competition, data folder, versions, times
   folds.csv         the fold of every training id (StratifiedKFold)
   fold_K/
     best.keras      the best model by validation loss (written beside, then renamed)
@@ -21,6 +21,8 @@ its file names and the rules for reading, resuming and copying it:
   submissions.json  what was submitted from this run, and how it scored
   report/           `kagglekit report`'s figures and page
 
+What config.json, run.json, result.json and the OOF tables hold, and the
+checks when they are read, are runs/records.py's typed records.
 Nothing here imports TensorFlow except load_fold_model, so `runs` and
 `report` read run folders without loading Keras.
 """

@@ -112,7 +112,7 @@ def test_every_stage_is_a_folder_and_no_module_is_loose():
     packages = {package_of(m) for m in import_graph()}
     assert set(STAGES + BESIDE) <= packages, f"missing stage folders: {set(STAGES + BESIDE) - packages}"
     loose = sorted(packages - set(STAGES + BESIDE + TOP))
-    assert not loose, f"put these modules into a stage folder (or add them to tests/test_layers.py): {loose}"
+    assert not loose, f"put these modules into a stage folder (or add them to tests/unit/test_layers.py): {loose}"
 
 
 def test_no_import_cycle_between_modules_or_stages():
