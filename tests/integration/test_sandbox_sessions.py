@@ -74,7 +74,9 @@ PROBE = textwrap.dedent('''
 NOTEBOOK_WRITES = [("code", "import csv\nrows = [('id', 'label'), ('a', 1), ('b', 2)]\n"
                             "csv.writer(open('written.csv', 'w', newline='')).writerows(rows)\nprint('wrote', len(rows) - 1, 'rows')"),
                    ("markdown", "# second part"),
-                   ("code", "6 * 7")]
+                   ("code", "6 * 7"),
+                   ("code", "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 9), timeout=1)\n"
+                            "except OSError as err:\n    print('no network:', err)")]
 NOTEBOOK_FAILS = [("code", "print('first cell ran')"), ("code", "1 / 0"), ("code", "print('never')")]
 
 
@@ -203,12 +205,14 @@ def test_a_notebook_runs_cell_by_cell_with_its_output_and_log(sandbox, run_kaggl
     assert (out / "written.csv").read_text().splitlines() == ["id,label", "a,1", "b,2"]
     executed = json.loads((out / "__notebook__.ipynb").read_text())
     code_cells = [c for c in executed["cells"] if c["cell_type"] == "code"]
-    assert [c["execution_count"] for c in code_cells] == [1, 2]
+    assert [c["execution_count"] for c in code_cells] == [1, 2, 3]
     assert text(code_cells[0]["outputs"][0]) == "wrote 2 rows\n"
     assert text(code_cells[1]["outputs"][0]["data"], "text/plain") == "42"
     events = log_events(out, slug)
     assert {"stream_name", "time", "data"} <= set(events[0])
     assert "wrote 2 rows\n" in [e["data"] for e in events if e["stream_name"] == "stdout"]
+    # enable_internet false: the Jupyter kernel's sockets refuse to connect, as a script's do
+    assert "no network: network access is disabled in this kernel (enable_internet is false)\n" in [e["data"] for e in events]
 
 
 def test_a_failing_cell_makes_the_version_an_error_with_the_error_in_the_log(sandbox, run_kaggle, tmp_path):
