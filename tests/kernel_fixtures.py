@@ -94,7 +94,7 @@ def build(cli, name: str, *extra: str, script: str | None = None) -> tuple[Path,
 
 
 def working(sandbox, slug: str, version: int) -> Path:
-    return sandbox.state_dir / "kernels" / "kaggler" / slug / str(version) / "working"
+    return sandbox.sessions_dir / "kernels" / "kaggler" / slug / str(version) / "working"
 
 
 def wait_until(check, seconds: float = 60):

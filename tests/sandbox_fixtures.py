@@ -38,7 +38,7 @@ def sandbox_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def make_sandbox(tmp_path, sandbox_cache, monkeypatch):
+def make_sandbox(tmp_path, sandbox_cache, monkeypatch, tmp_path_factory):
     """Start a sandbox serving the demo plus DATA_DIRS, and point the kaggle client at it."""
     from kagglekit.sandbox import Sandbox
 
@@ -51,6 +51,8 @@ def make_sandbox(tmp_path, sandbox_cache, monkeypatch):
 
     def make(*data_dirs: Path, state: Path | None = None, **settings):
         settings.setdefault("scoring_delay", 0.2)
+        # shared, so that sessions reuse each other's extractions (as they do in one sandbox)
+        settings.setdefault("kernel_cache_dir", tmp_path_factory.getbasetemp() / "sandbox-kernel-cache")
         server = Sandbox(list(data_dirs), state_dir=state or tmp_path / f"sandbox-state-{len(started)}",
                          port=0, cache_dir=sandbox_cache, **settings).start()
         started.append(server)

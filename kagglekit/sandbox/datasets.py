@@ -19,7 +19,6 @@ current when it was pushed (or the one it names, ``owner/slug/N``) under
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from kagglesdk.datasets.types.dataset_enums import (
 from kagglesdk.datasets.types.dataset_types import DatasetInfo, DatasetSettingsFile, SettingsLicense
 
 from kagglekit.sandbox.blobs import archive, identity, record_id, store_files, total_bytes, uploaded
+from kagglekit.sandbox.box import link_tree
 from kagglekit.sandbox.routes import DATASETS, SITE, ApiError, Call, Download, Redirect, download, route
 from kagglekit.sandbox.store import utc_now
 
@@ -405,13 +405,7 @@ def attach(call: Call, sources: list[str]) -> tuple[list[list], list[str]]:
     return attached, invalid
 
 
-def link_tree(source: Path, target: Path) -> None:
-    """TARGET mirrors the folders of SOURCE, its files as links to SOURCE's (how inputs are mounted)."""
-    shutil.copytree(source, target, dirs_exist_ok=True,
-                    copy_function=lambda src, dst: os.symlink(os.path.realpath(src), dst))
-
-
 def mount(sandbox, attached: list[list], inputs: Path) -> None:
-    """Link each attached dataset version's files under INPUTS/<slug>/, as Kaggle mounts dataset_sources."""
+    """Hard-link each attached dataset version's files under INPUTS/<slug>/, as Kaggle mounts dataset_sources."""
     for ref, number in attached:
         link_tree(version_dir(sandbox, ref, number), inputs / ref.split("/")[1])

@@ -21,10 +21,11 @@ from datetime import datetime, timezone
 from kagglesdk.kernels.types import kernels_api_service as api
 from kagglesdk.kernels.types.kernels_enums import KernelsListSortType, KernelsListViewType
 
-from kagglekit.sandbox import kernels as sessions
 from kagglekit.sandbox.blobs import record_id
 from kagglekit.sandbox.kernel_records import SECTION, KernelRecord, PushedVersion
+from kagglekit.sandbox.kernels import latest_version, refresh
 from kagglekit.sandbox.routes import KERNELS, ApiError, Call, route
+from kagglekit.sandbox.sessions import outputs, session_dir
 
 MAX_PAGE = 100
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg", ".gif", ".html")
@@ -75,7 +76,7 @@ def get_kernel(call: Call):
     """``kernels pull`` / ``get``: a version's source as pushed and its metadata (``-m``)."""
     req = api.ApiGetKernelRequest.from_dict(call.body)
     ref, pushed = _pushed(call, req.user_name, req.kernel_slug, req.version_label)
-    source = sessions._session_dir(call.sandbox, ref, pushed.number) / pushed.source
+    source = session_dir(call.sandbox, ref, pushed.number) / pushed.source
     blob = api.ApiKernelBlob()
     blob.source = source.read_text() if source.is_file() else ""
     blob.language, blob.kernel_type, blob.slug = pushed.language, pushed.kernel_type, req.kernel_slug
@@ -92,10 +93,10 @@ def list_kernel_files(call: Call):
     """``kernels files``: the output files of a version (the latest by default), once its session has ended."""
     req = api.ApiListKernelFilesRequest.from_dict(call.body)
     ref, pushed = _pushed(call, req.user_name, req.kernel_slug, req.version_label)
-    _, version = sessions._latest(call, req.user_name, req.kernel_slug, str(pushed.number))
-    version = sessions._refresh(call.sandbox, ref, version)
-    session = sessions._session_dir(call.sandbox, ref, pushed.number)
-    names = sessions._outputs(session) if version["status"] in ("COMPLETE", "ERROR") else []
+    _, version = latest_version(call, req.user_name, req.kernel_slug, str(pushed.number))
+    version = refresh(call.sandbox, ref, version)
+    session = session_dir(call.sandbox, ref, pushed.number)
+    names = outputs(session) if version["status"] in ("COMPLETE", "ERROR") else []
     start = int(req.page_token) if (req.page_token or "").isdigit() else 0
     size = min(req.page_size or 20, MAX_PAGE)
     files = []
@@ -115,7 +116,7 @@ def list_kernel_files(call: Call):
 # -- list ------------------------------------------------------------------------
 
 def _outputs_of(call: Call, ref: str, number: int) -> list[str]:
-    return sessions._outputs(sessions._session_dir(call.sandbox, ref, number))
+    return outputs(session_dir(call.sandbox, ref, number))
 
 
 def _matches(call: Call, req, ref: str, kernel: KernelRecord) -> bool:

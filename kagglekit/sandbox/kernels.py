@@ -1,19 +1,9 @@
-"""Handlers of ``kernels.KernelsApiService``: push a script kernel, run it locally, report its status and outputs.
+"""Handlers of ``kernels.KernelsApiService``: push a script or notebook kernel, run it, report its status and outputs.
 
-A pushed version runs in a subprocess laid out as Kaggle mounts a kernel:
-  <session>/input/<competition>/   the competition's files as published (links, folders read-only)
-  <session>/input/<kernel-slug>/   the latest output of each kernel in kernel_sources
-  <session>/input/<dataset-slug>/  each dataset in dataset_sources (kagglekit.sandbox.datasets)
-  <session>/input/<model>/<framework>/<variation>/<version>/  each model in model_sources (kagglekit.sandbox.models)
-  <session>/working/               the outputs (what ListKernelSessionOutput lists)
-  <session>/log.txt                stdout and stderr (the session's log)
-  <session>/log.jsonl              the same as Kaggle keeps it: one {stream_name, time, data} event a line
-The script finds the two roots through KAGGLEKIT_KAGGLE_INPUT/WORKING, gets a
-home folder of its own (no ~/.kaggle, no credentials in its environment),
-and, unless enable_internet is set, a Python whose sockets refuse to connect.
-Sessions are state (status, failure message) kept in the store, so status and
-outputs survive a restart of the sandbox; a session that was running when the
-sandbox stopped is reported as failed.
+A pushed version runs in a session box laid out as Kaggle mounts a kernel (kagglekit.sandbox.sessions owns
+the box, its inputs, environment, process and time limit). Sessions are state (status, failure message)
+kept in the store, so status and outputs survive a restart of the sandbox; a session that was running when
+the sandbox stopped is reported as failed. The machine shapes taken are Kaggle's (kagglekit.sandbox.machines).
 
 The log is kept and served as Kaggle does (kagglekit.sandbox.session_logs):
 ListKernelSessionOutput's ``log`` is a JSON array of events, and
@@ -28,13 +18,7 @@ and users have quoted exactly that line from it, so it is not an HTTP error.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import stat
-import subprocess
-import sys
-import threading
 from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -42,73 +26,22 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from kagglesdk.kernels.types import kernels_api_service as api
 from kagglesdk.kernels.types.kernels_enums import KernelExecutionType, KernelWorkerStatus
 
-from kagglekit.core.kaggle_paths import RUN_TYPE_ENV, moved_roots
-from kagglekit.kernels.build import ACCELERATORS
 from kagglekit.sandbox.blobs import record_id
-from kagglekit.sandbox.datasets import attach as attach_datasets, mount as mount_datasets
+from kagglekit.sandbox.datasets import attach as attach_datasets
 from kagglekit.sandbox.kernel_records import record_push, source_name
-from kagglekit.sandbox.models import attach as attach_models, mount as mount_models
+from kagglekit.sandbox.machines import check_machine_shape, session_kind
+from kagglekit.sandbox.models import attach as attach_models
 from kagglekit.sandbox.routes import KERNELS, SITE, ApiError, Call, Redirect, route
-from kagglekit.sandbox.session_logs import SessionLog, kaggle_log, send_kept_log, send_live_log
+from kagglekit.sandbox.session_logs import kaggle_log, send_kept_log, send_live_log
+from kagglekit.sandbox.sessions import DEFAULT_TIMEOUT, Run, mount, new_box, outputs, session_dir, start
 from kagglekit.sandbox.store import utc_now
-
-DEFAULT_TIMEOUT = 12 * 3600
-
-# Runs the script with sockets that refuse to connect: the kernel has no network.
-NO_NETWORK = """
-import runpy, socket, sys
-def _offline(*args, **kwargs):
-    raise OSError("network access is disabled in this kernel (enable_internet is false)")
-socket.socket.connect = socket.socket.connect_ex = _offline
-socket.create_connection = _offline
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
-
-class Sessions:
-    """The kernel sessions one sandbox is running: "owner/slug/N" -> its process (thread-safe)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._running: dict[str, subprocess.Popen] = {}
-        self._kinds: dict[str, str] = {}  # "GPU", "TPU" or "CPU": Kaggle caps each kind of session separately
-
-    def add(self, key: str, process: subprocess.Popen, kind: str = "CPU") -> None:
-        with self._lock:
-            self._running[key] = process
-            self._kinds[key] = kind
-
-    def remove(self, key: str) -> None:
-        with self._lock:
-            self._running.pop(key, None)
-
-    def is_running(self, key: str) -> bool:
-        with self._lock:
-            return key in self._running
-
-    def count(self, user: str, kind: str | None = None) -> int:
-        """How many sessions of USER are running (only of KIND, GPU/TPU/CPU, when given)."""
-        with self._lock:
-            return sum(1 for k, p in self._running.items() if k.startswith(f"{user}/") and p.poll() is None
-                       and kind in (None, self._kinds.get(k, "CPU")))
-
-    def stop(self) -> None:
-        """Kill every running session."""
-        with self._lock:
-            for process in self._running.values():
-                if process.poll() is None:
-                    process.kill()
 
 
 def _kernels(data: dict) -> dict:
     return data.setdefault("kernels", {})
 
 
-def _session_dir(sandbox, ref: str, number: int) -> Path:
-    return sandbox.state_dir / "kernels" / ref / str(number)
-
-
-def _latest(call: Call, owner: str, slug: str, version: str | None = None) -> tuple[str, dict]:
+def latest_version(call: Call, owner: str, slug: str, version: str | None = None) -> tuple[str, dict]:
     ref = f"{owner}/{slug}"
     kernel = _kernels(call.sandbox.store.data).get(ref)
     if kernel is None or (owner != call.user and kernel["is_private"]):
@@ -122,7 +55,7 @@ def _latest(call: Call, owner: str, slug: str, version: str | None = None) -> tu
     return ref, versions[-1]
 
 
-def _refresh(sandbox, ref: str, version: dict) -> dict:
+def refresh(sandbox, ref: str, version: dict) -> dict:
     """The version with its status brought up to date (a session lost with a restart has failed)."""
     key = f"{ref}/{version['number']}"
     if version["status"] in ("QUEUED", "RUNNING") and not sandbox.sessions.is_running(key):
@@ -147,8 +80,9 @@ def save_kernel(call: Call):
     if req.language != "python" or req.kernel_type not in ("script", "notebook"):
         raise ApiError(400, "the kagglekit sandbox takes python kernels only (language python, kernel_type script "
                             "or notebook)")
-    if req.machine_shape and req.machine_shape not in ACCELERATORS:
-        raise ApiError(400, f"Invalid machine shape {req.machine_shape}; valid: {', '.join(ACCELERATORS)}")
+    refused = check_machine_shape(req.machine_shape)
+    if refused:
+        raise ApiError(400, refused)
     answer = api.ApiSaveKernelResponse()
     answer.invalid_competition_sources = [s for s in req.competition_data_sources if s not in call.sandbox.bundles]
     answer.invalid_kernel_sources = [s for s in req.kernel_data_sources if not _has_output(call, s)]
@@ -158,7 +92,7 @@ def save_kernel(call: Call):
         if source in call.sandbox.bundles and not call.sandbox.store.settings(source)["rules_accepted"]:
             raise ApiError(403, f"accept the rules of {source} before using its data in a kernel")
     run = req.kernel_execution_type != KernelExecutionType.QUICK_SAVE
-    refused = _check_capacity(call, run, _session_kind(req))
+    refused = _check_capacity(call, run, session_kind(req.machine_shape, req.enable_gpu, req.enable_tpu))
     if refused:
         answer = api.ApiSaveKernelResponse()
         answer.error = refused
@@ -173,13 +107,12 @@ def save_kernel(call: Call):
                    "machine_shape": req.machine_shape or "", "timeout": req.session_timeout_seconds or DEFAULT_TIMEOUT,
                    "competitions": [s for s in req.competition_data_sources if s in call.sandbox.bundles],
                    "kernels": [s for s in req.kernel_data_sources if _has_output(call, s)]}
-        version["kind"] = _session_kind(req)
+        version["kind"] = session_kind(req.machine_shape, req.enable_gpu, req.enable_tpu)
         version["datasets"] = datasets  # the versions current now: a later dataset version does not change this one
         version["models"] = models  # [owner/model, framework/variation, version]
         version["kernel_type"], version["source"] = req.kernel_type, source_name(req.kernel_type)
         kernel["versions"].append(version)
-    session = _session_dir(call.sandbox, ref, number)
-    session.mkdir(parents=True, exist_ok=True)
+    session = new_box(session_dir(call.sandbox, ref, number))
     (session / version["source"]).write_text(req.text or "")  # as pushed: a notebook stays its .ipynb JSON
     record_push(call, ref, number, req, answer)
     if run:
@@ -196,14 +129,6 @@ def _has_output(call: Call, source: str) -> bool:
     return bool(kernel) and any(v["status"] in ("COMPLETE", "ERROR") for v in kernel["versions"])
 
 
-def _session_kind(req) -> str:
-    """GPU, TPU or CPU: what the push asks for, by machine shape or else by the enable_* flags."""
-    shape = req.machine_shape or ""
-    if shape.startswith("Tpu") or (not shape and req.enable_tpu):
-        return "TPU"
-    return "GPU" if shape.startswith("Nvidia") or (not shape and req.enable_gpu) else "CPU"
-
-
 def _check_capacity(call: Call, run: bool, kind: str) -> str | None:
     """Kaggle's refusal of a session beyond the account's cap on running batch sessions of KIND, or None."""
     limit = call.sandbox.max_kernel_sessions
@@ -214,74 +139,18 @@ def _check_capacity(call: Call, run: bool, kind: str) -> str | None:
 
 # -- running a session ---------------------------------------------------------
 
-def _mount(sandbox, version: dict, session: Path) -> Path:
-    """input/ with the competitions and earlier outputs as links, folders made read-only."""
-    inputs = session / "input"
-    for slug in version["competitions"]:
-        bundle = sandbox.bundles[slug]
-        for name in bundle.files:  # the served files only: the sealed solution never enters a kernel
-            target = inputs / slug / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.symlink_to(bundle.folder.resolve() / name)
-    for source in version["kernels"]:
-        owner, slug = source.split("/")[:2]
-        kernel = _kernels(sandbox.store.data)[f"{owner}/{slug}"]
-        done = [v for v in kernel["versions"] if v["status"] in ("COMPLETE", "ERROR")][-1]
-        shutil.copytree(_session_dir(sandbox, f"{owner}/{slug}", done["number"]) / "working", inputs / slug,
-                        copy_function=lambda src, dst: os.symlink(os.path.realpath(src), dst))
-    mount_datasets(sandbox, version.get("datasets") or [], inputs)
-    mount_models(sandbox, version.get("models") or [], inputs)
-    inputs.mkdir(exist_ok=True)
-    for folder in [inputs, *(p for p in inputs.rglob("*") if p.is_dir() and not p.is_symlink())]:
-        folder.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-    return inputs
-
-
-def _environment(sandbox, session: Path) -> dict:
-    """A kernel's environment: Kaggle's markers and the two roots, none of the user's secrets or proxies."""
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ", "TF_CPP_MIN_LOG_LEVEL")}
-    (session / "home").mkdir(exist_ok=True)
-    return {**keep, "HOME": str(session / "home"), RUN_TYPE_ENV: "Batch",
-            **moved_roots(session / "input", session / "working", session / "tmp"), "PYTHONUNBUFFERED": "1",
-            # Extracted archives are shared between sessions: the same input gives the same extraction.
-            "KAGGLEKIT_CACHE": str(sandbox.cache_dir / "kernel-cache")}
-
-
 def _start(call: Call, ref: str, version: dict, session: Path) -> None:
+    """Mount the version's inputs in its box and start its session (kagglekit.sandbox.sessions)."""
     sandbox = call.sandbox
-    _mount(sandbox, version, session)
-    (session / "working").mkdir(exist_ok=True)
-    script = session / "script.py"
-    command = [sys.executable, str(script)] if version["internet"] else [sys.executable, "-c", NO_NETWORK, str(script)]
-    process = subprocess.Popen(command, cwd=session / "working", env=_environment(sandbox, session),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    log = SessionLog(session, process)
-    key = f"{ref}/{version['number']}"
-    sandbox.sessions.add(key, process, version.get("kind", "CPU"))
-    _set(sandbox, ref, version["number"], status="RUNNING")
-    threading.Thread(target=_watch, args=(sandbox, ref, version, session, process, log), daemon=True,
-                     name=f"kernel-{key}").start()
-
-
-def _watch(sandbox, ref: str, version: dict, session: Path, process: subprocess.Popen, log) -> None:
-    try:
-        code = process.wait(timeout=version["timeout"])
-        failure = "" if code == 0 else _failure(session, code)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        failure = f"the session ran past its limit of {version['timeout']} s and was stopped"
-    finally:
-        log.close()
-    _set(sandbox, ref, version["number"], status="ERROR" if failure else "COMPLETE", failure=failure)
-    sandbox.sessions.remove(f"{ref}/{version['number']}")
-
-
-def _failure(session: Path, code: int) -> str:
-    """The last error line of the log, as Kaggle's failure message."""
-    lines = [line for line in (session / "log.txt").read_text(errors="replace").splitlines() if line.strip()]
-    errors = [line for line in lines if "ERROR" in line or re.match(r"^\w+(Error|Exception)\b", line)]
-    return (errors or lines or [f"the script exited with code {code}"])[-1].strip()[:500]
+    competitions = {slug: {name: sandbox.bundles[slug].folder / name for name in sandbox.bundles[slug].files}
+                    for slug in version["competitions"]}  # the served files only: the sealed solution never enters
+    mount(sandbox, session, competitions, version)
+    number = version["number"]
+    run = Run(key=f"{ref}/{number}", box=session, source=version.get("source", "script.py"),
+              internet=version["internet"], timeout=version["timeout"], kind=version.get("kind", "CPU"))
+    _set(sandbox, ref, number, status="RUNNING")
+    start(sandbox, run, lambda ended: _set(sandbox, ref, number, status="ERROR" if ended.failure else "COMPLETE",
+                                           failure=ended.failure))
 
 
 def _set(sandbox, ref: str, number: int, **changes) -> None:
@@ -296,8 +165,8 @@ def _set(sandbox, ref: str, number: int, **changes) -> None:
 @route(KERNELS, "GetKernelSessionStatus")
 def get_kernel_session_status(call: Call):
     req = api.ApiGetKernelSessionStatusRequest.from_dict(call.body)
-    ref, version = _latest(call, req.user_name, req.kernel_slug, req.version_label or None)
-    version = _refresh(call.sandbox, ref, version)
+    ref, version = latest_version(call, req.user_name, req.kernel_slug, req.version_label or None)
+    version = refresh(call.sandbox, ref, version)
     answer = api.ApiGetKernelSessionStatusResponse()
     answer.status = KernelWorkerStatus[version["status"]]
     if version["failure"]:
@@ -305,18 +174,13 @@ def get_kernel_session_status(call: Call):
     return answer
 
 
-def _outputs(session: Path) -> list[str]:
-    working = session / "working"
-    return sorted(p.relative_to(working).as_posix() for p in working.rglob("*") if p.is_file()) if working.is_dir() else []
-
-
 @route(KERNELS, "ListKernelSessionOutput")
 def list_kernel_session_output(call: Call):
     req = api.ApiListKernelSessionOutputRequest.from_dict(call.body)
-    ref, version = _latest(call, req.user_name, req.kernel_slug, req.version_label or None)
-    version = _refresh(call.sandbox, ref, version)
-    session = _session_dir(call.sandbox, ref, version["number"])
-    files = _outputs(session) if version["status"] in ("COMPLETE", "ERROR") else []
+    ref, version = latest_version(call, req.user_name, req.kernel_slug, req.version_label or None)
+    version = refresh(call.sandbox, ref, version)
+    session = session_dir(call.sandbox, ref, version["number"])
+    files = outputs(session) if version["status"] in ("COMPLETE", "ERROR") else []
     start = int(req.page_token) if (req.page_token or "").isdigit() else 0
     size = min(req.page_size or 20, call.sandbox.max_output_page)
     answer = api.ApiListKernelSessionOutputResponse()
@@ -338,8 +202,8 @@ def list_kernel_session_output(call: Call):
 @route(KERNELS, "DownloadKernelOutput")
 def download_kernel_output(call: Call):
     req = api.ApiDownloadKernelOutputRequest.from_dict(call.body)
-    ref, version = _latest(call, req.owner_slug, req.kernel_slug, str(req.version_number or "") or None)
-    if req.file_path not in _outputs(_session_dir(call.sandbox, ref, version["number"])):
+    ref, version = latest_version(call, req.owner_slug, req.kernel_slug, str(req.version_number or "") or None)
+    if req.file_path not in outputs(session_dir(call.sandbox, ref, version["number"])):
         raise ApiError(404, f"Kernel {ref} has no output file '{req.file_path}'")
     return Redirect(f"{call.base_url}/sandbox/kernels/{ref}/{version['number']}/{quote(req.file_path)}")
 
@@ -347,9 +211,9 @@ def download_kernel_output(call: Call):
 def send_output(handler, path: str) -> None:
     """GET /sandbox/kernels/<owner>/<slug>/<N>/<file>: one output file (signed storage URLs on Kaggle)."""
     match = re.fullmatch(r"/sandbox/kernels/([\w.-]+)/([\w.-]+)/(\d+)/(.+)", path)
-    session = _session_dir(handler.sandbox, f"{match.group(1)}/{match.group(2)}", int(match.group(3))) if match else None
+    session = session_dir(handler.sandbox, f"{match.group(1)}/{match.group(2)}", int(match.group(3))) if match else None
     name = unquote(match.group(4)) if match else ""
-    if session is None or name not in _outputs(session):
+    if session is None or name not in outputs(session):
         return handler._json(404, {"code": 404, "message": f"no such kernel output: {path}"})
     file = session / "working" / name
     size = file.stat().st_size
@@ -385,11 +249,11 @@ def stream_log(handler, path: str) -> None:
         return handler._json(404, {"code": 404, "message": f"no such log stream: {path}"})
     label = (parse_qs(urlsplit(handler.path).query).get("versionLabel") or [None])[0]
     try:
-        ref, version = _latest(Call(sandbox, user, {}, handler._base_url()), match.group(1), match.group(2), label)
+        ref, version = latest_version(Call(sandbox, user, {}, handler._base_url()), match.group(1), match.group(2), label)
     except ApiError as err:
         return handler._json(err.status, {"code": err.status, "message": err.message})
-    version = _refresh(sandbox, ref, version)
-    session = _session_dir(sandbox, ref, version["number"])
+    version = refresh(sandbox, ref, version)
+    session = session_dir(sandbox, ref, version["number"])
     key = f"{ref}/{version['number']}"
     if not sandbox.sessions.is_running(key):
         body = (kaggle_log(session) or "[]").encode()

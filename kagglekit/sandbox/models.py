@@ -30,7 +30,7 @@ from kagglesdk.models.types import model_types
 from kagglesdk.models.types.model_enums import ModelFramework, ModelInstanceType
 
 from kagglekit.sandbox.blobs import archive, identity, record_id, store_files, total_bytes, uploaded
-from kagglekit.sandbox.datasets import link_tree
+from kagglekit.sandbox.box import link_tree
 from kagglekit.sandbox.routes import MODELS, SITE, ApiError, Call, Download, Redirect, download, route
 from kagglekit.sandbox.store import utc_now
 
@@ -479,6 +479,6 @@ def attach(call: Call, sources: list[str]) -> tuple[list[list], list[str]]:
 
 
 def mount(sandbox, attached: list[list], inputs: Path) -> None:
-    """Link each attached version's files under INPUTS/<model>/<framework>/<variation>/<version>/, as Kaggle does."""
+    """Hard-link each attached version's files under INPUTS/<model>/<framework>/<variation>/<version>/, as Kaggle does."""
     for ref, key, number in attached:
         link_tree(version_dir(sandbox, ref, key, number), inputs / ref.split("/")[1] / key / str(number))

@@ -2,9 +2,9 @@
 
 Kaggle scores a code competition's submission by running the kernel version
 again on the hidden test set, with the internet off and a time limit, and
-scoring the file it writes. The sandbox does the same with its kernel runner
-(kagglekit.sandbox.kernels): the version's script runs in a session of its own
-under ``<state>/reruns/<ref>/`` with
+scoring the file it writes. The sandbox does the same with its session runner
+(kagglekit.sandbox.sessions): the version's script or notebook runs in a box of its own
+under ``<sessions>/reruns/<ref>/`` with
   input/<competition>/   the public files, the hidden test set and sample
                          submission in place of the public ones (bundles.Bundle.rerun_files)
   input/<source>/        the kernel and dataset sources the version was pushed with
@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
-import sys
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -33,9 +30,10 @@ from kagglesdk.competitions.types.submission_status import SubmissionStatus
 
 from kagglekit.core.kaggle_paths import RERUN_ENV
 from kagglekit.core.errors import KagglekitError
-import kagglekit.sandbox.kernels as kernels
 from kagglekit.sandbox.competitions import _bundle, _check_allowed
+from kagglekit.sandbox.kernels import latest_version, refresh
 from kagglekit.sandbox.routes import COMPETITIONS, ApiError, Call, route
+from kagglekit.sandbox.sessions import DEFAULT_TIMEOUT, Ended, Run, mount, new_box, rerun_dir, session_dir, start
 from kagglekit.sandbox.store import utc_now
 
 log = logging.getLogger("kagglekit.sandbox")
@@ -49,11 +47,6 @@ LOST = "the sandbox stopped during the rerun; submit the kernel version again"
 NOT_YET = datetime(9999, 12, 31).isoformat()  # scored_at of a submission whose rerun is still running
 
 
-def rerun_dir(sandbox, ref: int) -> Path:
-    """The session folder of submission REF's rerun."""
-    return sandbox.state_dir / "reruns" / str(ref)
-
-
 @route(COMPETITIONS, "CreateCodeSubmission")
 def create_code_submission(call: Call):
     """Take a kernel version as a code competition's submission and start its rerun on the hidden test set."""
@@ -61,9 +54,9 @@ def create_code_submission(call: Call):
     bundle = _bundle(call, req.competition_name)
     if not bundle.comp.is_code_competition:
         raise ApiError(400, f"Competition {bundle.slug} is not a code competition; submit a file to it instead")
-    ref, version = kernels._latest(call, req.kernel_owner, req.kernel_slug,
+    ref, version = latest_version(call, req.kernel_owner, req.kernel_slug,
                                    str(req.kernel_version) if req.kernel_version else None)
-    version = kernels._refresh(call.sandbox, ref, version)
+    version = refresh(call.sandbox, ref, version)
     _check_version(bundle, ref, version)
     _check_allowed(call, bundle)
     file_name = req.file_name or "submission.csv"
@@ -78,7 +71,7 @@ def create_code_submission(call: Call):
             "status": SubmissionStatus.PENDING.name, "public_score": None, "error": None, "scored_at": NOT_YET,
             "kernel": ref, "kernel_version": version["number"],
         })
-    _start(call.sandbox, bundle, number, file_name, session)
+    _start(call.sandbox, bundle, number, file_name, session, version)
     answer = ApiCreateCodeSubmissionResponse()
     answer.ref = number
     answer.message = f"Successfully submitted {ref} version {version['number']} to {bundle.comp.title}"
@@ -99,59 +92,33 @@ def _check_version(bundle, ref: str, version: dict) -> None:
 
 # -- the rerun -------------------------------------------------------------------------
 
-def _mount(sandbox, bundle, version: dict, session: Path) -> Path:
-    """The rerun's input/: the competition with its hidden test set, then the version's other sources."""
-    files, _ = bundle.rerun_files()
-    inputs = session / "input"
-    for name, path in files.items():
-        target = inputs / bundle.slug / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to(path.resolve())
-    kernels._mount(sandbox, {**version, "competitions": []}, session)  # kernel and dataset sources, read-only
-    return inputs
-
-
 def time_limit(sandbox, bundle) -> float:
     """Seconds the rerun may take: the rehearsal switch, else the competition's time_limit, else a session's."""
     return (sandbox.store.settings(bundle.slug)["rerun_time_limit"] or bundle.comp.time_limit_seconds
-            or kernels.DEFAULT_TIMEOUT)
+            or DEFAULT_TIMEOUT)
 
 
 def _prepare(sandbox, bundle, ref: str, version: dict, number: int) -> Path:
-    """The rerun's session folder: its inputs mounted, its working folder, the version's script."""
-    session = rerun_dir(sandbox, number)
-    shutil.rmtree(session, ignore_errors=True)  # a folder left by a sandbox that lost its state
-    session.mkdir(parents=True)
-    _mount(sandbox, bundle, version, session)
-    (session / "working").mkdir()
-    shutil.copyfile(kernels._session_dir(sandbox, ref, version["number"]) / "script.py", session / "script.py")
+    """The rerun's box: the competition with its hidden test set in place of the public one, the version's
+    other sources, and the version's source."""
+    session = new_box(rerun_dir(sandbox, number))  # a box left by a sandbox that lost its state goes
+    files, _ = bundle.rerun_files()
+    mount(sandbox, session, {bundle.slug: files}, version)
+    source = version.get("source", "script.py")
+    shutil.copyfile(session_dir(sandbox, ref, version["number"]) / source, session / source)
     return session
 
 
-def _start(sandbox, bundle, number: int, file_name: str, session: Path) -> None:
-    script = session / "script.py"
-    env = {**kernels._environment(sandbox, session), RERUN_ENV: "1"}
-    log_file = open(session / "log.txt", "wb")
-    process = subprocess.Popen([sys.executable, "-c", kernels.NO_NETWORK, str(script)], cwd=session / "working",
-                               env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    key = f"rerun/{number}"  # not under the user's name: a rerun does not take one of their sessions
-    sandbox.sessions.add(key, process)
-    threading.Thread(target=_watch, args=(sandbox, bundle, number, file_name, session, process, log_file, key),
-                     daemon=True, name=f"kernel-{key}").start()
-
-
-def _watch(sandbox, bundle, number: int, file_name: str, session: Path, process, log_file, key: str) -> None:
+def _start(sandbox, bundle, number: int, file_name: str, session: Path, version: dict) -> None:
     limit = time_limit(sandbox, bundle)
-    try:
-        code = process.wait(timeout=limit)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        code = None
-    finally:
-        log_file.close()
-        sandbox.sessions.remove(key)
-    score, error, detail = _outcome(bundle, code, limit, session, file_name)
+    # Not under the user's name: a rerun does not take one of their sessions.
+    run = Run(key=f"rerun/{number}", box=session, source=version.get("source", "script.py"), internet=False,
+              timeout=limit, env={RERUN_ENV: "1"})
+    start(sandbox, run, lambda ended: _record(sandbox, bundle, number, file_name, session, limit, ended))
+
+
+def _record(sandbox, bundle, number: int, file_name: str, session: Path, limit: float, ended: Ended) -> None:
+    score, error, detail = _outcome(bundle, ended.code, limit, session, file_name)
     log.info("rerun of submission %s: %s%s", number, error or f"scored {score}", f" ({detail})" if detail else "")
     with sandbox.store.change() as data:
         for sub in data["submissions"]:

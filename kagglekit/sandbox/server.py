@@ -34,9 +34,9 @@ from kagglekit.core.atomic import write_text
 from kagglekit.core.errors import KagglekitError
 from kagglekit.sandbox.bundles import Bundle, bundle_zip, discover, file_zip
 from kagglekit.sandbox.faults import Faults
-from kagglekit.sandbox.kernels import Sessions
 from kagglekit.sandbox.reruns import recover as recover_reruns
 from kagglekit.sandbox.routes import DOWNLOADS, ApiError, Call, Redirect, load_routes, not_served
+from kagglekit.sandbox.sessions import Sessions
 from kagglekit.sandbox.store import Store
 from kagglekit.sandbox.teams import join_team
 
@@ -50,9 +50,19 @@ class Sandbox:
 
     def __init__(self, data_dirs=(), state_dir: Path = Path(".sandbox"), host: str = "127.0.0.1", port: int = 7777,
                  cache_dir: Path | None = None, daily_limit: int = 5, scoring_delay: float = 1.0, with_demo: bool = True,
-                 max_kernel_sessions: int = 2, max_output_page: int = 200, metric: str | None = None):
+                 max_kernel_sessions: int = 2, max_output_page: int = 200, metric: str | None = None,
+                 sessions_dir: Path | None = None, kernel_cache_dir: Path | None = None):
         # Absolute: kernel sessions run in folders of their own and get these paths handed to them.
         self.state_dir = Path(state_dir).resolve()
+        # Kernel session boxes and the cache they share sit beside the state folder, never inside it: what a
+        # kernel can reach must not lead to state.json or a solution (kagglekit.sandbox.sessions).
+        self.sessions_dir = (Path(sessions_dir) if sessions_dir else
+                             self.state_dir.with_name(f"{self.state_dir.name}-sessions")).resolve()
+        self.kernel_cache_dir = Path(kernel_cache_dir).resolve() if kernel_cache_dir else self.sessions_dir / "cache"
+        for name, folder in (("sessions", self.sessions_dir), ("kernel cache", self.kernel_cache_dir)):
+            if folder.is_relative_to(self.state_dir):
+                raise KagglekitError(f"the sandbox's {name} folder {folder} is inside its state folder "
+                                     f"{self.state_dir}, where kernels could read the state; put it beside it")
         self.store = Store(self.state_dir)
         recover_reruns(self.store)  # reruns pending when the sandbox last stopped have lost their sessions
         self.cache_dir = Path(cache_dir).resolve() if cache_dir else self.state_dir / "cache"

@@ -25,7 +25,7 @@ def test_trained_in_a_kernel_then_an_inference_kernel_is_scored_on_the_hidden_se
     code, out, err = cli("kernel", "push", "demo-digits-code-predict", "-q")
     assert code == 0, err
     wait_complete(cli, "demo-digits-code-predict")
-    public = sandbox.state_dir / "kernels" / "kaggler" / "demo-digits-code-predict" / "1" / "working"
+    public = sandbox.sessions_dir / "kernels" / "kaggler" / "demo-digits-code-predict" / "1" / "working"
     assert ids_of(public / "submission.csv") == ids_of(sandbox.bundles[CODE].folder / "sample_submission.csv")
     assert not list(public.rglob("*.keras"))  # it trained nothing and copied no model into its output
     brought = code_env / "runs" / "predicted"
@@ -38,7 +38,7 @@ def test_trained_in_a_kernel_then_an_inference_kernel_is_scored_on_the_hidden_se
                          "--wait", "-q")
     assert code == 0, err
     [sub] = sandbox.store.submissions(CODE)
-    rerun = sandbox.state_dir / "reruns" / str(sub["ref"])
+    rerun = sandbox.sessions_dir / "reruns" / str(sub["ref"])
     written = rerun / "working" / "submission.csv"
     # The rerun predicted the hidden test set it found, not the public one a cached kernel would carry.
     hidden_ids = ids_of(hidden(sandbox) / "sample_submission.csv")
@@ -92,5 +92,5 @@ def test_a_run_trained_here_is_published_as_a_dataset_and_submitted_through_an_i
     assert code == 0, err
     assert "public score:" in out
     [sub] = sandbox.store.submissions(CODE)
-    written = sandbox.state_dir / "reruns" / str(sub["ref"]) / "working" / "submission.csv"
+    written = sandbox.sessions_dir / "reruns" / str(sub["ref"]) / "working" / "submission.csv"
     assert ids_of(written) == ids_of(hidden(sandbox) / "sample_submission.csv")

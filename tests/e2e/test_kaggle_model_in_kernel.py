@@ -76,7 +76,7 @@ def test_a_model_version_is_mounted_in_a_kernel_with_the_internet_off(sandbox, r
 
     answer = connect().kernels_push(str(kernel))
     assert not answer.error and answer.invalid_model_sources == ["kaggler/no-such-model/keras/default/1"]
-    session = sandbox.state_dir / "kernels" / "kaggler" / "uses-tiny-dense" / "1"
+    session = sandbox.sessions_dir / "kernels" / "kaggler" / "uses-tiny-dense" / "1"
     deadline = time.monotonic() + 180
     while sandbox.store.data["kernels"]["kaggler/uses-tiny-dense"]["versions"][0]["status"] not in ("COMPLETE", "ERROR"):
         assert time.monotonic() < deadline, "the session did not end in 180 s"

@@ -69,7 +69,7 @@ def test_push_status_output_then_submit_scores(cli, kernel_env, kernel_sandbox):
     code, out, err = cli("kernel", "output", "digits-tiny", "-q")
     assert code == 0, err
     run = kernel_env / "runs" / DEMO / "digits-tiny"
-    session = kernel_sandbox.state_dir / "kernels" / "kaggler" / "digits-tiny" / "1" / "working"
+    session = kernel_sandbox.sessions_dir / "kernels" / "kaggler" / "digits-tiny" / "1" / "working"
     produced = sorted(str(p.relative_to(session)) for p in session.rglob("*") if p.is_file())
     assert len(produced) > 10
     assert f"kaggler/digits-tiny: {len(produced) + 1} files into" in out  # + the log

@@ -132,7 +132,7 @@ def test_each_rerun_failure_is_reported_in_kaggles_words(cli, code_env, sandbox,
     body = SCRIPTS[failure].format(status_url=f"http://127.0.0.1:{sandbox.port}/sandbox/status",
                                    cached=public_sample.read_text())
     kernel = push_script(code_env / "k", "rerun-fails", body)
-    session = sandbox.state_dir / "kernels" / kernel / "1" / "working"
+    session = sandbox.sessions_dir / "kernels" / kernel / "1" / "working"
     assert (session / "submission.csv").is_file()  # the public run wrote its file: only the rerun fails
     sandbox.configure(CODE, rerun_time_limit=2)
     code, out, err = cli("submit", "-c", CODE, "--kernel", kernel, "--version", "1", "-m", failure, "--wait", "-q")
@@ -150,7 +150,7 @@ def test_a_kernel_that_reads_the_test_set_at_run_time_is_scored_on_the_hidden_se
     [sub] = sandbox.store.submissions(CODE)
     code, out, err = cli("submit", "-c", CODE, "--kernel", kernel, "-m", "again", "--version", "1", "--wait", "-q")
     assert code == 0, err
-    rerun = sandbox.state_dir / "reruns" / str(sub["ref"] + 1) / "working" / "submission.csv"
+    rerun = sandbox.sessions_dir / "reruns" / str(sub["ref"] + 1) / "working" / "submission.csv"
     assert ids_of(rerun) == ids_of(hidden(sandbox) / "sample_submission.csv")  # the hidden ids, every one
     expected = sklearn_log_loss(rerun, hidden(sandbox) / "solution.csv")
     assert expected == pytest.approx(math.log(10), abs=1e-4)  # the sample submission's uniform probabilities
@@ -237,5 +237,5 @@ def test_stock_cli_creates_and_versions_a_dataset_and_a_kernel_mounts_the_versio
 
     [status] = wait_for(["kaggler/reads-weights"], timeout=120)
     assert status.status == "COMPLETE", status.failure
-    log = (sandbox.state_dir / "kernels" / "kaggler" / "reads-weights" / "1" / "log.txt").read_text()
+    log = (sandbox.sessions_dir / "kernels" / "kaggler" / "reads-weights" / "1" / "log.txt").read_text()
     assert "mounted: first" in log  # version 1, as named, unpacked from the folder's zip

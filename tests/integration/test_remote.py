@@ -255,7 +255,7 @@ def test_a_sandbox_with_a_relative_state_folder_runs_kernels(make_sandbox, tmp_p
     assert sandbox.state_dir.is_absolute()
     kernel_id = push_quick_kernel(tmp_path / "quick")
     wait_complete(kernel_id)
-    assert (tmp_path / "sb" / "kernels" / kernel_id / "1" / "working" / "fold_0" / "best.keras").is_file()
+    assert (tmp_path / "sb-sessions" / "kernels" / kernel_id / "1" / "working" / "fold_0" / "best.keras").is_file()
 
 
 def test_sandbox_port_out_of_range_is_one_line(cli, tmp_path):

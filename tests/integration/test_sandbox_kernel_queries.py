@@ -46,7 +46,7 @@ def refs(result) -> list[str]:
 
 
 def wait_complete(sandbox, ref: str, number: int = 1, timeout: float = 60) -> None:
-    from kagglekit.sandbox.kernels import _session_dir
+    from kagglekit.sandbox.sessions import session_dir as _session_dir
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -115,7 +115,7 @@ def test_a_notebook_push_is_accepted_and_kept_as_the_client_sent_it(sandbox, run
     ok(run_kaggle("kernels", "push", "-p", str(notebook), "--no-run"))
     version = sandbox.store.data["kernels"]["kaggler/a-notebook"]["versions"][0]
     assert (version["kernel_type"], version["source"]) == ("notebook", "notebook.ipynb")
-    kept = json.loads((sandbox.state_dir / "kernels" / "kaggler" / "a-notebook" / "1" / "notebook.ipynb").read_text())
+    kept = json.loads((sandbox.sessions_dir / "kernels" / "kaggler" / "a-notebook" / "1" / "notebook.ipynb").read_text())
     # What the client sends: the outputs emptied and each cell's source joined into one string.
     assert [c["source"] for c in kept["cells"]] == ["# A notebook\n", "x = 6 * 7\nprint(x)\n"]
     assert kept["cells"][1]["outputs"] == [] and kept["metadata"] == NOTEBOOK["metadata"]
