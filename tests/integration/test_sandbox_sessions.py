@@ -226,3 +226,26 @@ def test_a_failing_cell_makes_the_version_an_error_with_the_error_in_the_log(san
     cells = json.loads((out / "__notebook__.ipynb").read_text())["cells"]
     assert text(cells[0]["outputs"][0]) == "first cell ran\n"
     assert cells[1]["outputs"][0]["ename"] == "ZeroDivisionError" and cells[2]["outputs"] == []
+
+
+def test_a_notebook_past_its_time_limit_is_stopped_with_its_jupyter_kernel(sandbox, run_kaggle, tmp_path):
+    slug = "sleeps-too-long"
+    cells = [("code", "print('started', flush=True)"), ("code", "import time\ntime.sleep(120)")]
+    folder = kernel_folder(tmp_path, slug, notebook(cells), "notebook")
+    ok(run_kaggle("kernels", "push", "-p", str(folder), "-t", "4"))
+    status = wait_status(run_kaggle, f"kaggler/{slug}")
+    assert "ERROR" in status and "ran past its limit of 4 s" in status
+    box = str(sandbox.sessions_dir / "kernels" / "kaggler" / slug / "1")
+
+    def left_running() -> list[str]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if box in command:
+                found.append(command)
+        return found
+
+    assert left_running() == []  # the runner and the Jupyter kernel it started are both gone
