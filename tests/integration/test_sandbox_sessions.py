@@ -230,7 +230,11 @@ def test_a_failing_cell_makes_the_version_an_error_with_the_error_in_the_log(san
 
 def test_a_notebook_past_its_time_limit_is_stopped_with_its_jupyter_kernel(sandbox, run_kaggle, tmp_path):
     slug = "sleeps-too-long"
-    cells = [("code", "print('started', flush=True)"), ("code", "import time\ntime.sleep(120)")]
+    # the second cell leaves a process of its own behind (its command line names the box's working folder)
+    cells = [("code", "print('started', flush=True)"),
+             ("code", "import os, subprocess, sys, time\n"
+                      "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)', os.getcwd()])\n"
+                      "time.sleep(120)")]
     folder = kernel_folder(tmp_path, slug, notebook(cells), "notebook")
     ok(run_kaggle("kernels", "push", "-p", str(folder), "-t", "4"))
     status = wait_status(run_kaggle, f"kaggler/{slug}")
@@ -248,4 +252,4 @@ def test_a_notebook_past_its_time_limit_is_stopped_with_its_jupyter_kernel(sandb
                 found.append(command)
         return found
 
-    assert left_running() == []  # the runner and the Jupyter kernel it started are both gone
+    assert left_running() == []  # the runner, its Jupyter kernel and what the cell started are all gone
