@@ -37,9 +37,10 @@ bench: venv
 
 # Issue 4: the kernel tests in an environment pinned to Kaggle's Python image, so a kernel never needs
 # newer releases than Kaggle has (TensorFlow 2.19, Keras 3.13, pandas 2.3, scikit-learn 1.6, Pillow 11.3).
+# nbclient and ipykernel: the sandbox runs notebook kernels with them (Kaggle's image has both).
 KAGGLE_VENV ?= .venv-kaggle
 KAGGLE_PINS := "tensorflow==2.19.*" "keras==3.13.*" "pandas==2.3.*" "scikit-learn==1.6.*" "pillow==11.3.*" \
-	"typer==0.24.*" rich "kaggle>=1.7" matplotlib pytest pytest-xdist scipy
+	"typer==0.24.*" rich "kaggle>=1.7" matplotlib nbclient ipykernel pytest pytest-xdist scipy
 
 kaggle-env: $(KAGGLE_VENV)/.installed
 

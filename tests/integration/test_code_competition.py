@@ -107,15 +107,20 @@ SCRIPTS = {
 }
 
 
-def push_script(folder: Path, slug: str, body: str) -> str:
-    """Push a script kernel with the stock client's library and wait until its (public) run completed."""
+def push_script(folder: Path, slug: str, body: str, kernel_type: str = "script") -> str:
+    """Push a script kernel (or a notebook of one cell) with the stock client's library and wait until its
+    (public) run completed."""
     from kagglekit.kaggle.remote import connect
     from kagglekit.kernels.remote import wait_for
 
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "run.py").write_text(HEAD + body)
+    code_file = "run.py" if kernel_type == "script" else "run.ipynb"
+    (folder / code_file).write_text(HEAD + body if kernel_type == "script" else json.dumps({
+        "cells": [{"cell_type": "code", "source": HEAD + body, "metadata": {}, "outputs": [], "execution_count": None}],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}))
     (folder / "kernel-metadata.json").write_text(json.dumps({
-        "id": f"kaggler/{slug}", "title": slug, "code_file": "run.py", "language": "python", "kernel_type": "script",
+        "id": f"kaggler/{slug}", "title": slug, "code_file": code_file, "language": "python", "kernel_type": kernel_type,
         "is_private": True, "enable_gpu": False, "enable_tpu": False, "enable_internet": False,
         "competition_sources": [CODE], "dataset_sources": [], "kernel_sources": [], "model_sources": []}))
     answer = connect().kernels_push(str(folder))
@@ -155,6 +160,17 @@ def test_a_kernel_that_reads_the_test_set_at_run_time_is_scored_on_the_hidden_se
     expected = sklearn_log_loss(rerun, hidden(sandbox) / "solution.csv")
     assert expected == pytest.approx(math.log(10), abs=1e-4)  # the sample submission's uniform probabilities
     assert f"public score: {expected:.5f}" in out
+
+
+def test_a_notebook_submitted_to_a_code_competition_is_rerun_as_a_notebook_on_the_hidden_set(cli, code_env, sandbox):
+    kernel = push_script(code_env / "nb", "notebook-reads-at-run-time", SCRIPTS["reads-at-run-time"], "notebook")
+    code, out, err = cli("submit", "-c", CODE, "--kernel", kernel, "-m", "notebook", "--version", "1", "--wait", "-q")
+    assert code == 0, err
+    [sub] = sandbox.store.submissions(CODE)
+    rerun = sandbox.sessions_dir / "reruns" / str(sub["ref"]) / "working"
+    assert ids_of(rerun / "submission.csv") == ids_of(hidden(sandbox) / "sample_submission.csv")
+    assert (rerun / "__notebook__.ipynb").is_file()  # run cell by cell, as a notebook
+    assert f"public score: {sklearn_log_loss(rerun / 'submission.csv', hidden(sandbox) / 'solution.csv'):.5f}" in out
 
 
 # -- never twice, and the version of the last push -------------------------------------

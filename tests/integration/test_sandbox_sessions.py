@@ -106,17 +106,16 @@ def ok(result):
     return result
 
 
-def wait_status(run_kaggle, ref: str, timeout: float = 90) -> str:
-    """The status line `kaggle kernels status` prints once the session has ended."""
+def wait_status(run_kaggle, sandbox, ref: str, timeout: float = 90) -> str:
+    """The status line `kaggle kernels status` prints once the session has ended (waited for in the sandbox's
+    store, so that the wait costs no client start-ups)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = run_kaggle("kernels", "status", ref)
-        assert done.returncode == 0, done.stdout + done.stderr
-        out = done.stdout
-        if "COMPLETE" in out or "ERROR" in out:
-            return out
-        time.sleep(0.5)
-    raise AssertionError(f"{ref} did not finish in {timeout} s")
+    while sandbox.store.data["kernels"][ref]["versions"][-1]["status"] not in ("COMPLETE", "ERROR"):
+        assert time.monotonic() < deadline, f"{ref} did not finish in {timeout} s"
+        time.sleep(0.1)
+    done = run_kaggle("kernels", "status", ref)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def output(run_kaggle, ref: str, folder: Path) -> Path:
@@ -146,7 +145,7 @@ def probe(sandbox, run_kaggle, tmp_path, slug: str) -> dict:
              str(bundle.hidden / "solution.csv"), str(bundle.folder / "train.csv")]
     ok(run_kaggle("kernels", "push", "-p", str(kernel_folder(tmp_path, slug, PROBE.format(known=known, slug=CODE),
                                                               competitions=[CODE]))))
-    assert "COMPLETE" in wait_status(run_kaggle, f"kaggler/{slug}")
+    assert "COMPLETE" in wait_status(run_kaggle, sandbox, f"kaggler/{slug}")
     return json.loads((output(run_kaggle, f"kaggler/{slug}", tmp_path / "out") / "report.json").read_text())
 
 
@@ -200,7 +199,7 @@ def test_a_notebook_runs_cell_by_cell_with_its_output_and_log(sandbox, run_kaggl
     slug = "writes-a-csv"
     ok(run_kaggle("kernels", "push", "-p", str(kernel_folder(tmp_path, slug, notebook(NOTEBOOK_WRITES), "notebook",
                                                               competitions=[DEMO]))))
-    assert "COMPLETE" in wait_status(run_kaggle, f"kaggler/{slug}")
+    assert "COMPLETE" in wait_status(run_kaggle, sandbox, f"kaggler/{slug}")
     out = output(run_kaggle, f"kaggler/{slug}", tmp_path / "out")
     assert (out / "written.csv").read_text().splitlines() == ["id,label", "a,1", "b,2"]
     executed = json.loads((out / "__notebook__.ipynb").read_text())
@@ -218,7 +217,7 @@ def test_a_notebook_runs_cell_by_cell_with_its_output_and_log(sandbox, run_kaggl
 def test_a_failing_cell_makes_the_version_an_error_with_the_error_in_the_log(sandbox, run_kaggle, tmp_path):
     slug = "divides-by-zero"
     ok(run_kaggle("kernels", "push", "-p", str(kernel_folder(tmp_path, slug, notebook(NOTEBOOK_FAILS), "notebook"))))
-    status = wait_status(run_kaggle, f"kaggler/{slug}")
+    status = wait_status(run_kaggle, sandbox, f"kaggler/{slug}")
     assert "ERROR" in status and "ZeroDivisionError: division by zero" in status
     out = output(run_kaggle, f"kaggler/{slug}", tmp_path / "out")
     logged = "".join(e["data"] for e in log_events(out, slug))
@@ -226,3 +225,30 @@ def test_a_failing_cell_makes_the_version_an_error_with_the_error_in_the_log(san
     cells = json.loads((out / "__notebook__.ipynb").read_text())["cells"]
     assert text(cells[0]["outputs"][0]) == "first cell ran\n"
     assert cells[1]["outputs"][0]["ename"] == "ZeroDivisionError" and cells[2]["outputs"] == []
+
+
+def test_a_notebook_past_its_time_limit_is_stopped_with_its_jupyter_kernel(sandbox, run_kaggle, tmp_path):
+    slug = "sleeps-too-long"
+    # the second cell leaves a process of its own behind (its command line names the box's working folder)
+    cells = [("code", "print('started', flush=True)"),
+             ("code", "import os, subprocess, sys, time\n"
+                      "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)', os.getcwd()])\n"
+                      "time.sleep(120)")]
+    folder = kernel_folder(tmp_path, slug, notebook(cells), "notebook")
+    ok(run_kaggle("kernels", "push", "-p", str(folder), "-t", "4"))
+    status = wait_status(run_kaggle, sandbox, f"kaggler/{slug}")
+    assert "ERROR" in status and "ran past its limit of 4 s" in status
+    box = str(sandbox.sessions_dir / "kernels" / "kaggler" / slug / "1")
+
+    def left_running() -> list[str]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if box in command:
+                found.append(command)
+        return found
+
+    assert left_running() == []  # the runner, its Jupyter kernel and what the cell started are all gone
