@@ -206,7 +206,7 @@ class OofTable:
         if missing or not cls(frame).classes:
             what = f"column {missing[0]}" if missing else f"{PROBABILITY_PREFIX}<class> column"
             raise KagglekitError(f"{path}: no {what}; {fix}")
-        for column in frame.columns[1:]:
+        for column in ["fold", "label", *(PROBABILITY_PREFIX + c for c in cls(frame).classes)]:
             need_int = column in ("fold", "label")
             values = frame[column]
             ok = pd.api.types.is_integer_dtype(values) if need_int else \
