@@ -24,7 +24,8 @@ Version = Annotated[Optional[int], typer.Option(
 def _folder(name: str | None) -> Path:
     """kernels/NAME, or the only kernel folder there is."""
     from kagglekit.core.errors import KagglekitError
-    from kagglekit.kernels.build import KERNELS_DIR, METADATA_FILE, is_fold_kernel
+    from kagglekit.kernels.build import KERNELS_DIR, is_fold_kernel
+    from kagglekit.kernels.metadata import METADATA_FILE
 
     if name:
         folder = KERNELS_DIR / name
@@ -57,7 +58,8 @@ def build(
 ):
     """Write kernels/<name>/: checked kernel-metadata.json and one self-contained script that trains and predicts."""
     from kagglekit.competition.definition import load_competition
-    from kagglekit.kernels.build import KernelSpec, build_kernel, default_kernel_name
+    from kagglekit.kernels.build import build_kernel
+    from kagglekit.kernels.spec import KernelSpec, default_kernel_name
     from kagglekit.kernels.remote import kernel_owner
 
     comp = load_competition(competition)
@@ -80,7 +82,8 @@ def _build_predict(comp, config, source: str, name: str | None, owner: str | Non
                    internet: bool) -> None:
     import dataclasses
 
-    from kagglekit.kernels.build import build_kernel, default_predict_name, predict_spec
+    from kagglekit.kernels.build import build_kernel
+    from kagglekit.kernels.spec import default_predict_name, predict_spec
     from kagglekit.kernels.remote import kernel_owner, resolve_predict_source
 
     kind, ref = resolve_predict_source(source)
