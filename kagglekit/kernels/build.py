@@ -2,13 +2,14 @@
 
 ``build_kernel`` writes ``kernels/<name>/``:
   kernel-metadata.json   complete and explicit, checked with the kaggle client's own rules
-  <name>.py              the one source file Kaggle runs: kagglekit's whole package and the
-                         competition definition travel inside it as a base64 zip, so it needs
-                         no pip install and no internet; it trains and predicts with the
-                         settings it was built with (see entry.py for what it does there)
+  <name>.py or .ipynb    the one code file Kaggle runs, a script or (--notebook) a notebook:
+                         kagglekit's whole package and the competition definition travel inside
+                         it as a base64 zip, so it needs no pip install and no internet; it
+                         trains and predicts with the settings it was built with (source.py
+                         lays it out, entry.py says what it does there)
   kagglekit-kernel.json  the build settings, for `kernel push --folds-parallel` (never pushed:
                          the client sends only the code file and the metadata)
-Credentials never enter the folder: the script carries kagglekit's package
+Credentials never enter the folder: the code file carries kagglekit's package
 files and the competition definition, nothing else.
 """
 
@@ -24,7 +25,7 @@ from kagglekit.core.errors import KagglekitError
 from kagglekit.kernels.accelerators import ACCELERATORS, check_accelerator  # noqa: F401  (sandbox/kernels.py reads ACCELERATORS here)
 from kagglekit.kernels.metadata import METADATA_FILE, check_metadata, check_name, kernel_metadata
 from kagglekit.kernels.package import refuse_secrets
-from kagglekit.kernels.script import kernel_script
+from kagglekit.kernels.source import kernel_code
 from kagglekit.kernels.spec import KernelSpec, source_mounts
 
 BUILD_FILE = "kagglekit-kernel.json"
@@ -64,16 +65,16 @@ def build_kernel(spec: KernelSpec, out_root: Path = KERNELS_DIR) -> Path:
     check_metadata(meta)  # the sources' handles first: check_weights reads them
     if not spec.predict_from:  # an inference kernel loads whole trained models, never backbone weights
         check_weights(spec)
-    script = kernel_script(spec)
-    refuse_secrets({"the kernel script": script.encode()})
+    code = kernel_code(spec)
+    refuse_secrets({"the kernel's code file": code.encode()})
     record = {"competition": spec.competition.slug, "competition_file": str(spec.competition.source),
               "spec": {k: v for k, v in dataclasses.asdict(spec).items() if k not in ("competition", "config")},
               "config": dataclasses.asdict(spec.config), "built": time.strftime("%Y-%m-%d %H:%M:%S")}
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.py"):  # a renamed kernel leaves no second code file behind
-        if stale.name != meta["code_file"]:
+    for stale in [*folder.glob("*.py"), *folder.glob("*.ipynb")]:  # a renamed kernel, or the other form of it,
+        if stale.name != meta["code_file"]:  # leaves no second code file behind
             stale.unlink()
-    write_text(folder / meta["code_file"], script)
+    write_text(folder / meta["code_file"], code)
     write_json(folder / METADATA_FILE, meta)
     write_json(folder / BUILD_FILE, record)
     check_metadata(meta, folder)

@@ -32,9 +32,9 @@ def kernel_metadata(spec: KernelSpec) -> dict:
     return {
         "id": spec.id,
         "title": spec.name,
-        "code_file": f"{spec.name}.py",
+        "code_file": spec.code_file,
         "language": "python",
-        "kernel_type": "script",
+        "kernel_type": "notebook" if spec.notebook else "script",
         "is_private": spec.private,
         "enable_gpu": bool(spec.gpu) and not spec.gpu.startswith("Tpu"),
         "enable_tpu": bool(spec.gpu) and spec.gpu.startswith("Tpu"),
@@ -76,7 +76,10 @@ def check_metadata(meta: dict, folder: Path | None = None) -> None:
         bad(f"title '{title}' must turn into the slug '{slug}' (Kaggle would give the kernel another URL)")
     if meta.get("language") not in client.valid_push_language_types or \
             meta.get("kernel_type") not in client.valid_push_kernel_types:
-        bad("language must be python and kernel_type script")
+        bad("language must be python and kernel_type script or notebook")
+    suffix = ".ipynb" if meta.get("kernel_type") == "notebook" else ".py"
+    if not str(meta.get("code_file", "")).endswith(suffix):
+        bad(f"code_file {meta.get('code_file')} must end in {suffix} for a {meta.get('kernel_type')} kernel")
     for key in ("is_private", "enable_gpu", "enable_tpu", "enable_internet"):
         if not isinstance(meta.get(key), bool):
             bad(f"{key} must be written out as true or false (the client's default for enable_internet is true)")

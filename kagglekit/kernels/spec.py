@@ -33,6 +33,12 @@ class KernelSpec:
     fan_out_of: str | None = None  # the kernel a fold kernel of a fan-out was made from
     predict_from: str | None = None  # an inference kernel: OWNER/SLUG of the trained folds it predicts with
     predict_from_kind: str = ""  # where those folds are: "kernel" (its output) or "dataset"
+    notebook: bool = False  # an .ipynb notebook kernel (kernel_type notebook) instead of a script
+
+    @property
+    def code_file(self) -> str:
+        """The kernel's one code file: <name>.ipynb or <name>.py."""
+        return f"{self.name}.ipynb" if self.notebook else f"{self.name}.py"
 
     @property
     def id(self) -> str:
@@ -51,7 +57,7 @@ def default_predict_name(comp: Competition) -> str:
 
 
 def predict_spec(name: str, owner: str, comp: Competition, config: TrainConfig, source: str, kind: str,
-                 gpu: str | None = None) -> KernelSpec:
+                 gpu: str | None = None, notebook: bool = False) -> KernelSpec:
     """An inference kernel: it trains nothing and predicts with the folds of SOURCE (a kernel's output or a
     dataset, attached as an input), on whatever test images the competition mounts when it runs."""
     if kind not in ("kernel", "dataset"):
@@ -59,7 +65,7 @@ def predict_spec(name: str, owner: str, comp: Competition, config: TrainConfig, 
     return KernelSpec(name=name, owner=owner, competition=comp, config=config, gpu=gpu, internet=False,
                       kernel_sources=(source,) if kind == "kernel" else (),
                       dataset_sources=(source,) if kind == "dataset" else (),
-                      predict_from=source, predict_from_kind=kind)
+                      predict_from=source, predict_from_kind=kind, notebook=notebook)
 
 
 def source_mounts(spec: KernelSpec) -> dict[str, str]:
