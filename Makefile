@@ -39,7 +39,7 @@ bench: venv
 # newer releases than Kaggle has (TensorFlow 2.19, Keras 3.13, pandas 2.3, scikit-learn 1.6, Pillow 11.3).
 KAGGLE_VENV ?= .venv-kaggle
 KAGGLE_PINS := "tensorflow==2.19.*" "keras==3.13.*" "pandas==2.3.*" "scikit-learn==1.6.*" "pillow==11.3.*" \
-	"typer==0.24.*" rich "kaggle>=1.7" matplotlib pytest pytest-xdist scipy
+	"typer==0.24.*" rich "kaggle>=1.7" matplotlib pytest pytest-xdist scipy nbclient ipykernel nbformat
 
 kaggle-env: $(KAGGLE_VENV)/.installed
 
