@@ -28,3 +28,14 @@ def kaggle_roots() -> tuple[Path, Path]:
 def moved_roots(input_root: Path, working: Path, tmp: Path) -> dict[str, str]:
     """The environment that runs a kernel script with its roots at INPUT_ROOT, WORKING and TMP (sandbox, tests)."""
     return {INPUT_ENV: str(input_root), WORKING_ENV: str(working), KERNEL_TMP_ENV: str(tmp)}
+
+
+def model_mount(handle: str) -> str:
+    """Where Kaggle mounts the Kaggle Model version HANDLE (owner/model/framework/variation/version) in a kernel."""
+    _, model, framework, variation, version = handle.split("/")
+    return f"{KAGGLE_INPUT}/{model}/{framework}/{variation}/{version}"
+
+
+def dataset_mount(handle: str) -> str:
+    """Where Kaggle mounts the dataset HANDLE (owner/slug) in a kernel."""
+    return f"{KAGGLE_INPUT}/{handle.split('/')[1]}"

@@ -39,9 +39,11 @@ def check_weights(spec: KernelSpec) -> None:
         return
     if weights == "imagenet":
         if not spec.internet:
-            raise KagglekitError("--weights imagenet downloads the weights, which a kernel without internet cannot; "
-                                 "pass --internet, or attach them with --model-source and give --weights the file's "
-                                 "path under it")
+            raise KagglekitError(
+                f"--weights imagenet downloads the weights, which a kernel without internet cannot; either build a "
+                "training kernel with --internet (an inference kernel then predicts with its output, internet off), "
+                f"or publish them with 'kagglekit upload-weights {spec.config.model} --model OWNER/NAME' and build "
+                "with the --model-source and --weights it prints")
         return
     mounts = source_mounts(spec)
     if not any(weights.startswith(folder.rstrip("/") + "/") for folder in mounts.values()):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from kagglekit.competition.definition import Competition
 from kagglekit.core.config import TrainConfig
 from kagglekit.core.errors import KagglekitError
-from kagglekit.core.kaggle_paths import KAGGLE_INPUT
+from kagglekit.core.kaggle_paths import dataset_mount, model_mount
 
 
 @dataclass(frozen=True)
@@ -70,10 +70,4 @@ def predict_spec(name: str, owner: str, comp: Competition, config: TrainConfig, 
 
 def source_mounts(spec: KernelSpec) -> dict[str, str]:
     """Attached source -> the folder Kaggle mounts it at inside the kernel."""
-    mounts = {}
-    for handle in spec.model_sources:  # owner/model/framework/variation/version
-        _, model, framework, variation, version = handle.split("/")
-        mounts[handle] = f"{KAGGLE_INPUT}/{model}/{framework}/{variation}/{version}"
-    for handle in spec.dataset_sources:  # owner/slug
-        mounts[handle] = f"{KAGGLE_INPUT}/{handle.split('/')[1]}"
-    return mounts
+    return {**{h: model_mount(h) for h in spec.model_sources}, **{h: dataset_mount(h) for h in spec.dataset_sources}}

@@ -49,7 +49,9 @@ def test_build_writes_explicit_metadata_and_one_self_contained_script(cli, workd
     (["--dataset", "justaslug"], "{username}/{dataset-slug}"),
     (["--precision", "half"], "unknown precision"),
     (["--model", "nope"], "unknown model"),
-    (["--model", "efficientnet_b0", "--weights", "imagenet"], "pass --internet"),
+    (["--model", "efficientnet_b0", "--weights", "imagenet"], "build a training kernel with --internet"),
+    (["--model", "efficientnet_b0", "--weights", "imagenet"], "'kagglekit upload-weights efficientnet_b0 --model "
+                                                              "OWNER/NAME' and build with the --model-source"),
 ])
 def test_build_refuses_what_kaggle_would_refuse(cli, workdir, args, message):
     code, out, err = cli("kernel", "build", "-c", DOGS, "--owner", "kaggler", *args)
