@@ -34,7 +34,7 @@ from typing import Callable, TypeVar
 
 from kagglekit.core.atomic import write_json
 from kagglekit.core.errors import KagglekitError
-from kagglekit.core.kaggle_paths import RERUN_ENV, kaggle_roots
+from kagglekit.core.kaggle_paths import RERUN_ENV, kaggle_roots, under_input_root
 from kagglekit.runs.folder import RunFolder, copy_fold, copy_run_files
 
 log = logging.getLogger("kagglekit")
@@ -149,6 +149,8 @@ def train(session: Session) -> None:
     config = config_from_json(options["config"])
     if config.budget is None:  # stop training in time to predict before Kaggle ends the session
         config = config.replace(budget=max(options["session_seconds"] - PREDICT_RESERVE, 600))
+    if config.weights:  # a file of an attached model or dataset, wherever this session's inputs are mounted
+        config = config.replace(weights=under_input_root(config.weights))
     check_config(config)
     data_dir = competition_dir(session.input_root, comp.slug)
     resumed = resume_from(session.input_root, options.get("resume_from") or [], session.working, only=config.fold)
