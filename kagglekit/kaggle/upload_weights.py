@@ -10,7 +10,6 @@ and the path under /kaggle/input that ``--weights`` takes. Every call goes throu
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ from kagglekit.models.pretrained import KERAS_WEIGHTS_FILES, downloaded_weights
 
 FRAMEWORK = "keras"
 LICENSE = "Apache 2.0"  # keras.applications' own weights license
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 
 
 @dataclass(frozen=True)
@@ -40,15 +38,6 @@ class PublishedWeights:
         return int(self.handle.rsplit("/", 1)[1])
 
 
-def check_model_ref(ref: str) -> tuple[str, str]:
-    """(owner, slug) of --model OWNER/NAME, refused as Kaggle would refuse it."""
-    owner, _, slug = ref.partition("/")
-    if not owner or "/" in slug or not _SLUG.match(slug) or "--" in slug:
-        raise KagglekitError(f"--model '{ref}' must be OWNER/NAME with a name of 3 to 50 lowercase letters, digits "
-                             "and single hyphens, e.g. kaggler/efficientnet-b0-weights")
-    return owner, slug
-
-
 def upload_weights(model: str, model_ref: str, weights_file: Path | None = None, notes: str = "",
                    retry: RetryPolicy | None = None) -> PublishedWeights:
     """Publish backbone MODEL's weights (WEIGHTS_FILE, else Keras' download) as the instance keras/MODEL of the
@@ -56,7 +45,12 @@ def upload_weights(model: str, model_ref: str, weights_file: Path | None = None,
     if model not in KERAS_WEIGHTS_FILES:
         raise KagglekitError(f"'{model}' is not a backbone with pretrained weights; backbones: "
                              f"{', '.join(sorted(KERAS_WEIGHTS_FILES))}")
-    owner, slug = check_model_ref(model_ref)
+    from slugify import slugify  # the client's slug rule
+
+    owner, _, slug = model_ref.partition("/")
+    if model_ref.count("/") != 1 or not owner or not 3 <= len(slug) <= 50 or slugify(slug) != slug:
+        raise KagglekitError(f"--model '{model_ref}' must be OWNER/NAME with a name of 3 to 50 lowercase letters, "
+                             "digits and single hyphens, e.g. kaggler/efficientnet-b0-weights")
     source = Path(weights_file) if weights_file else downloaded_weights(model)
     if not source.is_file():
         raise KagglekitError(f"--file {source} is not a file; give the path of a weights file (.h5)")
