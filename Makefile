@@ -43,7 +43,7 @@ KAGGLE_PINS := "tensorflow==2.19.*" "keras==3.13.*" "pandas==2.3.*" "scikit-lear
 
 kaggle-env: $(KAGGLE_VENV)/.installed
 
-$(KAGGLE_VENV)/.installed:
+$(KAGGLE_VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(KAGGLE_VENV)
 	$(KAGGLE_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(KAGGLE_VENV)/bin/python -m pip install --quiet $(KAGGLE_PINS)
@@ -52,6 +52,7 @@ $(KAGGLE_VENV)/.installed:
 
 kaggle-env-test: kaggle-env
 	$(KAGGLE_VENV)/bin/python -m pytest -n auto -p no:cacheprovider tests/integration/test_kernel.py tests/integration/test_code_competition.py \
+		tests/integration/test_kernel_notebooks.py tests/e2e/test_notebook_kernels.py tests/e2e/test_weights_in_kernel.py \
 		tests/e2e/test_kernels_end_to_end.py tests/e2e/test_code_competition_reruns.py $(PYTEST_ARGS)
 
 clean:
