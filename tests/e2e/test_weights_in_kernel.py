@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from kernel_fixtures import DOGS
 
-TINY = ["--folds", "2", "--epochs", "1", "--image-size", "32", "--sample", "40", "--tta", "1", "--batch-size", "16",
+TINY = ["--folds", "2", "--fold", "0", "--epochs", "1", "--image-size", "32", "--sample", "40", "--tta", "1", "--batch-size", "16",
         "--precision", "float32"]
 
 
