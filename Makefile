@@ -40,11 +40,11 @@ bench: venv
 # nbclient and ipykernel: the sandbox runs notebook kernels with them (Kaggle's image has both).
 KAGGLE_VENV ?= .venv-kaggle
 KAGGLE_PINS := "tensorflow==2.19.*" "keras==3.13.*" "pandas==2.3.*" "scikit-learn==1.6.*" "pillow==11.3.*" \
-	"typer==0.24.*" rich "kaggle>=1.7" matplotlib nbclient ipykernel pytest pytest-xdist scipy
+	"typer==0.24.*" rich "kaggle>=1.7" matplotlib pytest pytest-xdist scipy nbclient ipykernel nbformat
 
 kaggle-env: $(KAGGLE_VENV)/.installed
 
-$(KAGGLE_VENV)/.installed:
+$(KAGGLE_VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(KAGGLE_VENV)
 	$(KAGGLE_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(KAGGLE_VENV)/bin/python -m pip install --quiet $(KAGGLE_PINS)
@@ -53,6 +53,7 @@ $(KAGGLE_VENV)/.installed:
 
 kaggle-env-test: kaggle-env
 	$(KAGGLE_VENV)/bin/python -m pytest -n auto -p no:cacheprovider tests/integration/test_kernel.py tests/integration/test_code_competition.py \
+		tests/integration/test_kernel_notebooks.py tests/e2e/test_notebook_kernels.py tests/e2e/test_weights_in_kernel.py \
 		tests/e2e/test_kernels_end_to_end.py tests/e2e/test_code_competition_reruns.py $(PYTEST_ARGS)
 
 clean:

@@ -25,7 +25,8 @@ Version = Annotated[Optional[int], typer.Option(
 def _folder(name: str | None) -> Path:
     """kernels/NAME, or the only kernel folder there is."""
     from kagglekit.core.errors import KagglekitError
-    from kagglekit.kernels.build import KERNELS_DIR, METADATA_FILE, is_fold_kernel
+    from kagglekit.kernels.build import KERNELS_DIR, is_fold_kernel
+    from kagglekit.kernels.metadata import METADATA_FILE
 
     if name:
         folder = KERNELS_DIR / name
@@ -55,10 +56,13 @@ def build(
         "--predict-from", help="An inference kernel that trains nothing: it predicts with the folds of this kernel's "
                                "output or dataset, OWNER/SLUG (kernel:OWNER/SLUG or dataset:OWNER/SLUG to say which); "
                                "--tta is its most test-time views.")] = None,
+    notebook: Annotated[bool, typer.Option("--notebook", help="Write the kernel as an .ipynb notebook (one cell per "
+                                           "step, the report's figures inline) instead of a script.")] = False,
 ):
-    """Write kernels/<name>/: checked kernel-metadata.json and one self-contained script that trains and predicts."""
+    """Write kernels/<name>/: checked kernel-metadata.json and one self-contained script (or notebook) that trains and predicts."""
     from kagglekit.competition.definition import load_competition
-    from kagglekit.kernels.build import KernelSpec, build_kernel, default_kernel_name
+    from kagglekit.kernels.build import build_kernel
+    from kagglekit.kernels.spec import KernelSpec, default_kernel_name
     from kagglekit.kernels.remote import kernel_owner
 
     comp = load_competition(competition)
@@ -66,29 +70,32 @@ def build(
 
     config = training_config(comp, settings)
     if predict_from:
-        return _build_predict(comp, config, predict_from, name, owner, gpu, internet)
+        return _build_predict(comp, config, predict_from, name, owner, gpu, internet, notebook)
     kernel_name = name or default_kernel_name(comp, config)
     spec = KernelSpec(name=kernel_name, owner=kernel_owner(owner), competition=comp, config=config, gpu=gpu,
                       internet=internet, dataset_sources=tuple(dataset or ()), model_sources=tuple(model_source or ()),
-                      kernel_sources=tuple(resume_from or ()))
+                      kernel_sources=tuple(resume_from or ()), notebook=notebook)
     folder = build_kernel(spec)
     where = gpu or "CPU"
-    console.print(f"kernel {spec.id} ({where}, internet {'on' if internet else 'off'}) written to {folder}/")
+    form = "notebook kernel" if notebook else "kernel"
+    console.print(f"{form} {spec.id} ({where}, internet {'on' if internet else 'off'}) written to {folder}/{spec.code_file}")
     console.print(f"next: kagglekit kernel push {kernel_name}")
 
 
 def _build_predict(comp, config, source: str, name: str | None, owner: str | None, gpu: str | None,
-                   internet: bool) -> None:
+                   internet: bool, notebook: bool) -> None:
     import dataclasses
 
-    from kagglekit.kernels.build import build_kernel, default_predict_name, predict_spec
+    from kagglekit.kernels.build import build_kernel
+    from kagglekit.kernels.spec import default_predict_name, predict_spec
     from kagglekit.kernels.remote import kernel_owner, resolve_predict_source
 
     kind, ref = resolve_predict_source(source)
-    spec = predict_spec(name or default_predict_name(comp), kernel_owner(owner), comp, config, ref, kind, gpu)
+    spec = predict_spec(name or default_predict_name(comp), kernel_owner(owner), comp, config, ref, kind, gpu, notebook)
     folder = build_kernel(dataclasses.replace(spec, internet=internet))
-    console.print(f"inference kernel {spec.id} ({gpu or 'CPU'}, internet {'on' if internet else 'off'}) predicts with "
-                  f"the folds of {kind} {ref}; written to {folder}/")
+    form = "inference notebook" if notebook else "inference kernel"
+    console.print(f"{form} {spec.id} ({gpu or 'CPU'}, internet {'on' if internet else 'off'}) predicts with "
+                  f"the folds of {kind} {ref}; written to {folder}/{spec.code_file}")
     console.print(f"next: kagglekit kernel push {spec.name}")
 
 

@@ -25,6 +25,25 @@ def kaggle_roots() -> tuple[Path, Path]:
     return Path(os.environ.get(INPUT_ENV, KAGGLE_INPUT)), Path(os.environ.get(WORKING_ENV, KAGGLE_WORKING))
 
 
+def under_input_root(path: str) -> str:
+    """PATH as written for Kaggle (/kaggle/input/...) where this session's input root really is (it may be moved)."""
+    input_root, _ = kaggle_roots()
+    if path.startswith(KAGGLE_INPUT + "/") and str(input_root) != KAGGLE_INPUT:
+        return str(input_root / path[len(KAGGLE_INPUT) + 1:])
+    return path
+
+
 def moved_roots(input_root: Path, working: Path, tmp: Path) -> dict[str, str]:
     """The environment that runs a kernel script with its roots at INPUT_ROOT, WORKING and TMP (sandbox, tests)."""
     return {INPUT_ENV: str(input_root), WORKING_ENV: str(working), KERNEL_TMP_ENV: str(tmp)}
+
+
+def model_mount(handle: str) -> str:
+    """Where Kaggle mounts the Kaggle Model version HANDLE (owner/model/framework/variation/version) in a kernel."""
+    _, model, framework, variation, version = handle.split("/")
+    return f"{KAGGLE_INPUT}/{model}/{framework}/{variation}/{version}"
+
+
+def dataset_mount(handle: str) -> str:
+    """Where Kaggle mounts the dataset HANDLE (owner/slug) in a kernel."""
+    return f"{KAGGLE_INPUT}/{handle.split('/')[1]}"

@@ -1,4 +1,4 @@
-"""What a kagglekit kernel does once Kaggle runs it (the script kernels/build.py writes calls ``main``).
+"""What a kagglekit kernel does once Kaggle runs it: its steps, which the built script or notebook calls.
 
 Inside Kaggle the competition is mounted read-only at /kaggle/input/<slug>/
 (archives as published) and /kaggle/working is kept as the version's output.
@@ -12,6 +12,9 @@ output` downloads is a run folder `predict`, `validate` and `submit` accept:
 An inference kernel (``kernel build --predict-from``) trains nothing: it finds
 the folds of its source where Kaggle mounted it and predicts whatever test
 images the competition mounts at run time (predict_only).
+The steps are ``start``, ``train``, ``predict`` and, in a notebook, ``figures``
+(the report's PNGs, shown inline); kernels.source lays them out as a script's
+__main__ block or as one notebook cell each.
 Archives are extracted into a temporary cache (KAGGLEKIT_CACHE), never beside
 the input. Without --budget, training stops in time to predict before the
 session limit (12 h, 9 h on TPU).
@@ -25,12 +28,14 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from kagglekit.core.atomic import write_json
 from kagglekit.core.durations import format_duration
 from kagglekit.core.errors import KagglekitError
-from kagglekit.core.kaggle_paths import RERUN_ENV, kaggle_roots
+from kagglekit.core.kaggle_paths import RERUN_ENV, kaggle_roots, under_input_root
 from kagglekit.core.refs import parse_ref
 from kagglekit.runs.folder import RunFolder, copy_fold, copy_run_files
 
@@ -38,6 +43,7 @@ log = logging.getLogger("kagglekit")
 
 PREDICT_RESERVE = 45 * 60  # seconds of the session kept for prediction and writing outputs
 LOG_FILE = "kagglekit.log"
+T = TypeVar("T")
 
 
 def competition_dir(input_root: Path, slug: str) -> Path:
@@ -95,30 +101,94 @@ def _setup_logging(working: Path) -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
-def run(options: dict, competition_file: Path, input_root: Path, working: Path, started: float) -> dict:
-    """Resume, train, predict; return the summary written to kernel.json."""
+@dataclass
+class Session:
+    """A kernel session under way: what it was built with, its roots, and what one step hands the next."""
+
+    options: dict
+    competition_file: Path
+    input_root: Path
+    working: Path
+    started: float
+    found: dict = field(default_factory=dict)  # from train to predict: competition, settings, catalog, data folder
+    summary: dict = field(default_factory=dict)  # what kernel.json will say
+
+
+def start(options: dict, competition_file: Path) -> Session:
+    """The kernel's first step: roots, scratch cache and logging set up; returns the session the other steps take."""
+    started = time.time()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    input_root, working = kaggle_roots()
+    working.mkdir(parents=True, exist_ok=True)
+    # Extracted archives and check results go to a scratch folder: never into the input, not into the output.
+    os.environ.setdefault("KAGGLEKIT_CACHE", str(Path(tempfile.gettempdir()) / "kagglekit-cache"))
+    _setup_logging(working)
+    log.info("kagglekit %s (from %s) kernel %s: %s", options.get("kagglekit"), Path(__file__).resolve().parent,
+             options.get("kernel"), json.dumps(options["config"]))
+    return Session(options, Path(competition_file), input_root, working, started)
+
+
+def step(fn: Callable[[Session], T], session: Session) -> T:
+    """FN(SESSION), one step of the kernel; a KagglekitError ends the session with its reason and exit code 1."""
+    try:
+        return fn(session)
+    except KagglekitError as exc:
+        log.error("%s", exc)
+        sys.exit(1)
+
+
+def train(session: Session) -> None:
+    """Resume from earlier outputs and train the folds still missing (an inference kernel trains nothing)."""
     from kagglekit.competition.definition import load_competition_file
     from kagglekit.core.config import check_config, config_from_json
     from kagglekit.data.catalog import build_catalog
     from kagglekit.training.crossval import train_folds
 
+    options = session.options
     if options.get("predict_from"):
-        return predict_only(options, competition_file, input_root, working, started)
-    comp = load_competition_file(competition_file)
+        return
+    comp = load_competition_file(session.competition_file)
     config = config_from_json(options["config"])
     if config.budget is None:  # stop training in time to predict before Kaggle ends the session
         config = config.replace(budget=max(options["session_seconds"] - PREDICT_RESERVE, 600))
+    if config.weights:  # a file of an attached model or dataset, wherever this session's inputs are mounted
+        config = config.replace(weights=under_input_root(config.weights))
     check_config(config)
-    data_dir = competition_dir(input_root, comp.slug)
-    resumed = resume_from(input_root, options.get("resume_from") or [], working, only=config.fold)
+    data_dir = competition_dir(session.input_root, comp.slug)
+    resumed = resume_from(session.input_root, options.get("resume_from") or [], session.working, only=config.fold)
     catalog = build_catalog(comp, data_dir, with_test=options["predict"])
-    _, scores = train_folds(catalog, config, data_dir, working, started=started)
-    summary = {"kernel": options.get("kernel"), "competition": comp.slug, "resumed": resumed, "scores": scores}
-    if options["predict"]:
-        from kagglekit.prediction.submission import write_run_submission
+    _, scores = train_folds(catalog, config, data_dir, session.working, started=session.started)
+    session.found.update(catalog=catalog, data_dir=data_dir)
+    session.summary = {"kernel": options.get("kernel"), "competition": comp.slug, "resumed": resumed, "scores": scores}
 
-        summary["submission"] = write_run_submission(working, catalog, data_dir, RunFolder(working).submission)
-    return summary
+
+def predict(session: Session) -> None:
+    """Write submission.csv (a training kernel's own folds, or an inference kernel's source's), then kernel.json."""
+    from kagglekit.prediction.submission import write_run_submission
+
+    options = session.options
+    if options.get("predict_from"):
+        session.summary = predict_only(options, session.competition_file, session.input_root, session.working,
+                                       session.started)
+    elif options["predict"]:
+        session.summary["submission"] = write_run_submission(session.working, session.found["catalog"],
+                                                             session.found["data_dir"],
+                                                             RunFolder(session.working).submission)
+    session.summary["seconds"] = round(time.time() - session.started, 1)
+    write_json(session.working / "kernel.json", session.summary)
+    log.info("done in %s; outputs in %s", format_duration(session.summary["seconds"]), session.working)
+
+
+def figures(session: Session) -> list[Path]:
+    """The report's PNGs (history, scores, confusion, ROC, ...) of the folds this session trained or predicted
+    with, drawn into the working folder's report/; none when they could not be drawn (a warning says why)."""
+    from kagglekit.runs.report import report_after_training
+
+    run = session.working
+    if session.options.get("predict_from"):  # the source is mounted read-only: its report goes to this output
+        run = mounted_run(session.input_root, session.options["predict_from"]).path
+    html = report_after_training(run, RunFolder(session.working).report)
+    return sorted(html.parent.glob("*.png")) if html else []
 
 
 def mounted_run(input_root: Path, source: dict) -> RunFolder:
@@ -162,24 +232,3 @@ def predict_only(options: dict, competition_file: Path, input_root: Path, workin
                                    time_left=time_left)
     return {"kernel": options.get("kernel"), "competition": comp.slug, "predicted_with": options["predict_from"],
             "rerun": rerun, "submission": written}
-
-
-def main(options: dict, competition_file: Path) -> None:
-    """The kernel's entry point: run, log, and exit 1 with the reason when something is wrong."""
-    started = time.time()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    input_root, working = kaggle_roots()
-    working.mkdir(parents=True, exist_ok=True)
-    # Extracted archives and check results go to a scratch folder: never into the input, not into the output.
-    os.environ.setdefault("KAGGLEKIT_CACHE", str(Path(tempfile.gettempdir()) / "kagglekit-cache"))
-    _setup_logging(working)
-    log.info("kagglekit %s (from %s) kernel %s: %s", options.get("kagglekit"), Path(__file__).resolve().parent,
-             options.get("kernel"), json.dumps(options["config"]))
-    try:
-        summary = run(options, Path(competition_file), input_root, working, started)
-    except KagglekitError as exc:
-        log.error("%s", exc)
-        sys.exit(1)
-    summary["seconds"] = round(time.time() - started, 1)
-    write_json(working / "kernel.json", summary)
-    log.info("done in %s; outputs in %s", format_duration(summary["seconds"]), working)

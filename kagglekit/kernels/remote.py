@@ -31,7 +31,10 @@ from kagglekit.core.durations import format_duration
 from kagglekit.core.errors import KagglekitError
 from kagglekit.core.refs import parse_ref
 from kagglekit.kaggle.remote import Hints, call, connect
-from kagglekit.kernels.build import KernelSpec, build_kernel, fold_specs, read_kernel_folder, session_limit
+from kagglekit.kernels.accelerators import session_limit
+from kagglekit.kernels.build import build_kernel, read_kernel_folder
+from kagglekit.kernels.fanout import fold_specs
+from kagglekit.kernels.spec import KernelSpec
 from kagglekit.runs.folder import RunFolder, keep_local_records, localize
 
 log = logging.getLogger("kagglekit")

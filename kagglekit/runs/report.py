@@ -329,10 +329,11 @@ def write_report(run_dir: Path, out_dir: Path | None = None) -> dict[str, Path]:
     return written
 
 
-def report_after_training(run_dir: Path) -> Path | None:
-    """Write RUN_DIR's report after training; a failure is a warning, since the run itself is fine."""
+def report_after_training(run_dir: Path, out_dir: Path | None = None) -> Path | None:
+    """Write RUN_DIR's report (into OUT_DIR, default RUN_DIR/report) after training; a failure is a warning,
+    since the run itself is fine."""
     try:
-        return write_report(run_dir)["html"]
+        return write_report(run_dir, out_dir)["html"]
     except Exception as exc:  # noqa: BLE001 - hours of training must not end in exit code 1 over a plot
         log.warning("the report was not written (%s); run 'kagglekit report %s' to retry",
                     str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__, run_dir)

@@ -19,7 +19,7 @@ TINY = ["--folds", "2", "--epochs", "1", "--image-size", "32", "--sample", "60",
 # -- build -----------------------------------------------------------------------
 
 def test_build_writes_explicit_metadata_and_one_self_contained_script(cli, workdir, monkeypatch):
-    from kagglekit.kernels.build import check_metadata
+    from kagglekit.kernels.metadata import check_metadata
 
     monkeypatch.setenv("KAGGLE_KEY", "secret-key-that-must-not-leak")
     code, out, err = cli("kernel", "build", "-c", DOGS, *TINY, "--gpu", "NvidiaTeslaT4", "--owner", "kaggler",
@@ -49,7 +49,9 @@ def test_build_writes_explicit_metadata_and_one_self_contained_script(cli, workd
     (["--dataset", "justaslug"], "{username}/{dataset-slug}"),
     (["--precision", "half"], "unknown precision"),
     (["--model", "nope"], "unknown model"),
-    (["--model", "efficientnet_b0", "--weights", "imagenet"], "pass --internet"),
+    (["--model", "efficientnet_b0", "--weights", "imagenet"], "build a training kernel with --internet"),
+    (["--model", "efficientnet_b0", "--weights", "imagenet"], "'kagglekit upload-weights efficientnet_b0 --model "
+                                                              "OWNER/NAME' and build with the --model-source"),
 ])
 def test_build_refuses_what_kaggle_would_refuse(cli, workdir, args, message):
     code, out, err = cli("kernel", "build", "-c", DOGS, "--owner", "kaggler", *args)
@@ -118,7 +120,9 @@ def test_ensemble_refuses_a_folder_that_is_not_a_run(cli, workdir):
 
 
 def test_fold_kernels_of_a_long_name_keep_valid_slugs_and_stay_out_of_the_default(cli, workdir):
-    from kagglekit.kernels.build import build_kernel, check_name, fold_specs, spec_from_folder
+    from kagglekit.kernels.build import build_kernel, spec_from_folder
+    from kagglekit.kernels.fanout import fold_specs
+    from kagglekit.kernels.metadata import check_name
 
     long_name = "dogs-vs-cats-a-kernel-with-a-name-fifty-chars-long"
     assert len(long_name) == 50

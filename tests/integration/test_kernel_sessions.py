@@ -189,7 +189,7 @@ def test_a_single_push_over_the_cap_is_refused_with_kaggles_words(cli, session_e
 # -- accelerators ------------------------------------------------------------------------
 
 def test_every_accelerator_the_client_marks_retired_is_refused(cli, workdir):
-    from kagglekit.kernels.build import ACCELERATORS, current_accelerators, retired_accelerators
+    from kagglekit.kernels.accelerators import ACCELERATORS, current_accelerators, retired_accelerators
 
     retired = retired_accelerators()
     assert {"nvidiateslap100", "tpuv38", "tpu1vmv38"} <= set(retired)  # the client's own table
