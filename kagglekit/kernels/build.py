@@ -22,7 +22,7 @@ from pathlib import Path
 
 from kagglekit.core.atomic import write_json, write_text
 from kagglekit.core.errors import KagglekitError
-from kagglekit.kernels.accelerators import ACCELERATORS, check_accelerator  # noqa: F401  (sandbox/kernels.py reads ACCELERATORS here)
+from kagglekit.kernels.accelerators import check_accelerator
 from kagglekit.kernels.metadata import METADATA_FILE, check_metadata, check_name, kernel_metadata
 from kagglekit.kernels.package import refuse_secrets
 from kagglekit.kernels.source import kernel_code
