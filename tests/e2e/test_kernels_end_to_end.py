@@ -196,3 +196,25 @@ def test_four_folds_against_a_cap_of_two_sessions_all_finish(cli, session_env, w
     rows = {line.split()[0]: line.rstrip() for line in out.splitlines()[1:]}
     assert rows["demo-digits/digits-capped"].endswith("ensemble of 4 runs")
     assert rows["demo-digits/digits-capped-fold3"].endswith("kaggler/digits-capped-fold3 v1 NvidiaTeslaT4")
+
+
+def test_a_notebook_kernel_runs_in_the_sandbox_and_its_figures_come_home(cli, kernel_env, kernel_sandbox):
+    """`kernel build --notebook`, then push, status, output as for a script: the sandbox executes the notebook
+    cell by cell, and the executed notebook comes home with the run, its figures cell holding the report's PNGs."""
+    import nbformat
+
+    build(cli, "digits-nbk", "--fold", "0", "--notebook")
+    code, out, err = cli("kernel", "push", "digits-nbk")
+    assert code == 0, err
+    code, out, err = cli("kernel", "status", "digits-nbk", "--wait", "-q")
+    assert code == 0, err
+    assert "kaggler/digits-nbk: complete" in out
+    code, out, err = cli("kernel", "output", "digits-nbk", "-q")
+    assert code == 0, err
+    run = kernel_env / "runs" / DEMO / "digits-nbk"
+    for name in ("submission.csv", "fold_0/best.keras", "oof.csv", "__notebook__.ipynb"):
+        assert (run / name).is_file(), name
+    executed = nbformat.read(run / "__notebook__.ipynb", as_version=4)
+    figures = executed.cells[-1]
+    pngs = [o for o in figures.outputs if "image/png" in (o.get("data") or {})]
+    assert len(pngs) == len(list((run / "report").glob("*.png"))) >= 4
