@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -255,6 +256,95 @@ def check_backup(model, fold: FoldFiles) -> None:
     shutil.rmtree(fold.backup)
 
 
+@dataclass
+class FoldData:
+    """A fold's input pipelines: augmented training batches, plain validation batches, steps per epoch."""
+
+    train: object
+    val: object
+    steps: int
+
+
+def fold_data(comp: Competition, config: TrainConfig, train_rows: pd.DataFrame, val_rows: pd.DataFrame,
+              k: int) -> FoldData:
+    """Step 1 of a fold: its training and validation pipelines (CONFIG's batch is the global batch)."""
+    from kagglekit.data.pipeline import inference_dataset, training_dataset
+
+    n = comp.n_classes
+    train_ds = training_dataset(
+        list(train_rows["path"]), _targets(train_rows["label"].to_numpy(), n),
+        config.image_size, config.batch_size, config.augment, seed=config.seed + k,
+    )
+    val_ds = inference_dataset(
+        list(val_rows["path"]), config.image_size, config.batch_size,
+        labels=_targets(val_rows["label"].to_numpy(), n), cache="",
+    )
+    return FoldData(train_ds, val_ds, -(-len(train_rows) // config.batch_size))
+
+
+def train_fold_model(comp: Competition, config: TrainConfig, data: FoldData, fold: FoldFiles, plan, strategy,
+                     jit: bool, callbacks: tuple = ()):
+    """Steps 2-4 of a fold: build the model, its callbacks, and fit it (in two stages when fine-tuning)."""
+
+    def build(learning_rate=None, stage=0):
+        with strategy.scope():
+            model = build_compiled_model(comp, config, jit, stage, learning_rate)
+            check_backup(model, fold)
+        return model
+
+    def fit(model, first_epoch, last_epoch, stage=0):
+        model.fit(data.train, validation_data=data.val, initial_epoch=first_epoch, epochs=last_epoch, verbose=0,
+                  shuffle=False, callbacks=[*_callbacks(config, fold, config.folds, plan, stage), *callbacks])
+
+    if config.head_epochs:
+        from kagglekit.models.finetune import fit_two_stages
+
+        return fit_two_stages(build, fit, fold, config, plan)
+    model = build()
+    fit(model, 0, config.epochs)
+    return model
+
+
+def best_model(run: RunFolder, k: int, model):
+    """Step 5 of a fold: the best checkpoint, or (no epoch gave a finite validation loss) the last weights, saved."""
+    fold = run.fold(k)
+    if fold.model.exists():
+        return load_fold_model(run, k)
+    model.save(fold.partial_model)
+    os.replace(fold.partial_model, fold.model)
+    return model
+
+
+def write_fold_result(comp: Competition, config: TrainConfig, model, train_rows: pd.DataFrame,
+                      val_rows: pd.DataFrame, run: RunFolder, k: int, started: float, settings: dict) -> dict:
+    """Step 6 of a fold: out-of-fold predictions with test-time views, scores, and result.json (written last)."""
+    from kagglekit.competition.metrics import score
+
+    fold = run.fold(k)
+    views = tta_views(config.augment, config.tta)
+    proba = predict_paths(model, list(val_rows["path"]), config.image_size, config.batch_size, comp.n_classes, views)
+    oof = pd.DataFrame({"id": val_rows["id"].to_numpy(), "fold": k, "label": val_rows["label"].to_numpy()})
+    for i, name in enumerate(comp.labels.classes):
+        oof[f"p_{name}"] = proba[:, i]
+    history = read_history(fold)
+    best_epoch = int(history["val_loss"].idxmin()) + 1 if "val_loss" in history and history["val_loss"].notna().any() else None
+    labels = val_rows["label"].to_numpy()
+    result = {
+        "fold": k,
+        "score": score(comp.metric, labels, proba),
+        "accuracy": score("accuracy", labels, proba),
+        "metric": comp.metric,
+        "best_epoch": best_epoch,
+        "epochs_run": len(history),
+        "n_train": len(train_rows),
+        "n_val": len(val_rows),
+        "seconds": round(time.time() - started, 1),  # the OOF prediction counts in the fold's time
+        "settings": settings,
+    }
+    run.write_fold_outputs(k, oof, result)  # the result last: it marks the fold as done
+    return result
+
+
 def fit_fold(
     comp: Competition,
     config: TrainConfig,
@@ -271,8 +361,6 @@ def fit_fold(
     PRECISION (a devices.Precision) is the run's; None: decided from the settings alone. CALLBACKS (Keras
     callbacks of the user's, from the Python API) run after kagglekit's own, in every stage.
     """
-    from kagglekit.competition.metrics import score
-    from kagglekit.data.pipeline import inference_dataset, training_dataset
     from kagglekit.training.devices import training_strategy
 
     fold = run.fold(k)
@@ -281,59 +369,8 @@ def fit_fold(
     settings = config_to_json(config)  # as the user gave them, before the batch becomes the global batch
     keras.utils.set_random_seed(config.seed + k)
     strategy, config = training_strategy(config, precision)  # replicas and precision; batch becomes the global batch
-    n = comp.n_classes
-    train_ds = training_dataset(
-        list(train_rows["path"]), _targets(train_rows["label"].to_numpy(), n),
-        config.image_size, config.batch_size, config.augment, seed=config.seed + k,
-    )
-    val_ds = inference_dataset(
-        list(val_rows["path"]), config.image_size, config.batch_size,
-        labels=_targets(val_rows["label"].to_numpy(), n), cache="",
-    )
-    jit = bool(precision and precision.jit)
-    steps = -(-len(train_rows) // config.batch_size)
-    plan = fold_plan(config, deadline, steps)
-
-    def build(learning_rate=None, stage=0):
-        with strategy.scope():
-            model = build_compiled_model(comp, config, jit, stage, learning_rate)
-            check_backup(model, fold)
-        return model
-
-    def fit(model, first_epoch, last_epoch, stage=0):
-        model.fit(train_ds, validation_data=val_ds, initial_epoch=first_epoch, epochs=last_epoch, verbose=0,
-                  shuffle=False, callbacks=[*_callbacks(config, fold, config.folds, plan, stage), *callbacks])
-
-    if config.head_epochs:
-        from kagglekit.models.finetune import fit_two_stages
-
-        model = fit_two_stages(build, fit, fold, config, plan)
-    else:
-        model = build()
-        fit(model, 0, config.epochs)
-    if fold.model.exists():
-        model = load_fold_model(run, k)
-    else:  # no epoch produced a finite validation loss; keep what there is
-        model.save(fold.partial_model)
-        os.replace(fold.partial_model, fold.model)
-    views = tta_views(config.augment, config.tta)
-    proba = predict_paths(model, list(val_rows["path"]), config.image_size, config.batch_size, n, views)
-    oof = pd.DataFrame({"id": val_rows["id"].to_numpy(), "fold": k, "label": val_rows["label"].to_numpy()})
-    for i, name in enumerate(comp.labels.classes):
-        oof[f"p_{name}"] = proba[:, i]
-    history = read_history(fold)
-    best_epoch = int(history["val_loss"].idxmin()) + 1 if "val_loss" in history and history["val_loss"].notna().any() else None
-    result = {
-        "fold": k,
-        "score": score(comp.metric, val_rows["label"].to_numpy(), proba),
-        "accuracy": score("accuracy", val_rows["label"].to_numpy(), proba),
-        "metric": comp.metric,
-        "best_epoch": best_epoch,
-        "epochs_run": len(history),
-        "n_train": len(train_rows),
-        "n_val": len(val_rows),
-        "seconds": round(time.time() - started, 1),
-        "settings": settings,
-    }
-    run.write_fold_outputs(k, oof, result)  # the result last: it marks the fold as done
-    return result
+    data = fold_data(comp, config, train_rows, val_rows, k)
+    plan = fold_plan(config, deadline, data.steps)
+    model = train_fold_model(comp, config, data, fold, plan, strategy, bool(precision and precision.jit), callbacks)
+    model = best_model(run, k, model)
+    return write_fold_result(comp, config, model, train_rows, val_rows, run, k, started, settings)
