@@ -61,14 +61,29 @@ class TrainConfig:
                                    parse=parse_duration)
     schedule: str = setting("plateau", "Learning rate: plateau (halve on a plateau, early stopping), cosine or onecycle.")
     warmup: float = setting(0.05, "Cosine schedule: fraction of the steps spent warming up linearly.")
-    label_smoothing: float = setting(0.0, "Label smoothing of binary targets, in [0, 0.5).")
+    label_smoothing: float = setting(0.0, "Label smoothing of the targets (two classes or more), in [0, 0.5).")
     weight_decay: float = setting(0.0, "Decoupled weight decay; above 0 trains with AdamW instead of Adam.")
+    width: float = setting(1.0, "Width multiplier: every layer's channels times this (bn_cnn, bn_cnn_small, res_cnn).")
+    bn_scale: bool = setting(True, "Batch normalization learns a scale; --no-bn-scale keeps only its bias, as "
+                                   "fast-training recipes do (bn_cnn, bn_cnn_small, res_cnn).")
+    whitening_stem: bool = setting(False, "A frozen first convolution that whitens 2x2 pixel patches, computed from "
+                                          "the fold's training images (bn_cnn, bn_cnn_small, res_cnn).")
+    ema: float = setting(0.0, "Exponential moving average of the weights, decay per step (e.g. 0.99; 0 = off): "
+                              "validated, saved and predicted with, its batch-norm statistics recomputed.")
+    alternating_flip: bool = setting(False, "Mirror each training image in every other epoch instead of at random "
+                                            "(needs an augmentation that mirrors).")
+    tta_shift: bool = setting(False, "Test-time views shift the image by 1/16 of its size instead of zooming in.")
     head_epochs: int = setting(0, "Fine-tuning a pretrained backbone: first train only the new head for this many "
                                   "epochs, the backbone frozen (0: everything trains from the start).")
     head_learning_rate: float = setting(1e-3, "Fine-tuning: the learning rate of the head-only epochs "
                                               "(--learning-rate, lower, is the rate of the rest).")
     unfreeze: int = setting(0, "Fine-tuning: after the head-only epochs, how many of the backbone's top layers "
                                "train (0: all); batch normalization stays frozen.")
+
+    def model_options(self) -> dict:
+        """The settings that are options of the model's builder (registry.create_model), where not the default."""
+        options = {"width": self.width, "bn_scale": self.bn_scale}
+        return {k: v for k, v in options.items() if v != getattr(TrainConfig, k)}
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with CHANGES applied, ignoring the ones that are None."""
@@ -77,7 +92,7 @@ class TrainConfig:
 
 # Settings that may differ when a run folder is trained again: which fold, how long, how many
 # test-time views. Every other setting shapes the folds' weights and must stay the same.
-RESUMABLE = ("fold", "epochs", "budget", "tta")
+RESUMABLE = ("fold", "epochs", "budget", "tta", "tta_shift")
 BUDGET_MAX_EPOCHS = 1000  # the epochs of a run with --budget and no --epochs: the time plan decides
 SCHEDULES = ("plateau", "cosine", "onecycle")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -177,6 +192,8 @@ def check_config(config: TrainConfig) -> None:
         raise KagglekitError("--learning-rate must be positive, e.g. 0.001")
     if not 0 <= config.warmup < 1 or not 0 <= config.label_smoothing < 0.5 or config.weight_decay < 0:
         raise KagglekitError("--warmup must be in [0, 1), --label-smoothing in [0, 0.5) and --weight-decay 0 or more")
+    if config.width <= 0 or not 0 <= config.ema < 1:
+        raise KagglekitError("--width must be positive (1.0: the model's own) and --ema in [0, 1), e.g. 0.99")
     if config.budget is not None and config.budget <= 0:
         raise KagglekitError("--budget must be positive, e.g. 45m, 2h or 8h30m")
     if config.head_epochs < 0 or config.unfreeze < 0 or config.head_learning_rate <= 0:

@@ -36,7 +36,8 @@ def fold_plan(config: TrainConfig, deadline: float | None, steps: int):
     """The fold's time plan: it times the first steps and decides how many epochs fit its share of --budget."""
     from kagglekit.training.budget import FoldPlan
 
-    return FoldPlan(config.epochs, steps, deadline, reserve_per_val=len(tta_views(config.augment, config.tta)))
+    views = tta_views(config.augment, config.tta, config.tta_shift)
+    return FoldPlan(config.epochs, steps, deadline, reserve_per_val=len(views))
 
 
 def _callbacks(config: TrainConfig, fold: FoldFiles, n_folds: int, plan, stage: int = 0):
@@ -154,16 +155,19 @@ def _targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def build_compiled_model(comp: Competition, config: TrainConfig, jit: bool = False, stage: int = 0,
-                         learning_rate: float | None = None):
+                         learning_rate: float | None = None, stem=None):
     """The configured model, compiled with Adam (AdamW with weight decay) and the loss that fits its head.
 
     JIT compiles the training step with XLA (devices.Precision decides). STAGE 1 or 2 of fine-tuning
     freezes the backbone, or unfreezes it (finetune.py), before compiling; LEARNING_RATE overrides the setting's.
+    STEM: the whitening stem's weights (models/whitening.py), when --whitening-stem is on.
     """
     from kagglekit.models.finetune import freeze_backbone, unfreeze_backbone
     from kagglekit.models.registry import create_model
 
-    model = create_model(config.model, (config.image_size, config.image_size, 3), comp.n_classes, config.weights)
+    options = {**config.model_options(), **({"stem": stem} if stem is not None else {})}
+    model = create_model(config.model, (config.image_size, config.image_size, 3), comp.n_classes, config.weights,
+                         **options)
     if stage == 1:
         freeze_backbone(model)
     elif stage == 2:
@@ -171,7 +175,11 @@ def build_compiled_model(comp: Competition, config: TrainConfig, jit: bool = Fal
     rate = learning_rate or config.learning_rate
     if comp.n_classes == 2:
         loss = keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing)
-    else:  # Keras smooths one-hot targets only; sparse labels train unsmoothed
+    elif config.label_smoothing:  # Keras smooths one-hot targets only
+        from kagglekit.training.techniques import SmoothedSparseCrossentropy
+
+        loss = SmoothedSparseCrossentropy(comp.n_classes, config.label_smoothing)
+    else:
         loss = keras.losses.SparseCategoricalCrossentropy()
     if config.weight_decay:
         optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
@@ -263,23 +271,49 @@ class FoldData:
     train: object
     val: object
     steps: int
+    flip_epoch: object = None  # tf.Variable the alternating flips follow (--alternating-flip)
+    stem: tuple | None = None  # the whitening stem's (kernel, bias) (--whitening-stem)
+
+
+STEM_IMAGES = 256  # training images the whitening stem is computed from
 
 
 def fold_data(comp: Competition, config: TrainConfig, train_rows: pd.DataFrame, val_rows: pd.DataFrame,
               k: int) -> FoldData:
     """Step 1 of a fold: its training and validation pipelines (CONFIG's batch is the global batch)."""
-    from kagglekit.data.pipeline import inference_dataset, training_dataset
+    import tensorflow as tf
+
+    from kagglekit.data.pipeline import decoded_dataset, inference_dataset, training_dataset
+    from kagglekit.models.whitening import whitening_weights
 
     n = comp.n_classes
+    flip_epoch = tf.Variable(0, dtype=tf.int64, trainable=False) if config.alternating_flip else None
     train_ds = training_dataset(
         list(train_rows["path"]), _targets(train_rows["label"].to_numpy(), n),
-        config.image_size, config.batch_size, config.augment, seed=config.seed + k,
+        config.image_size, config.batch_size, config.augment, seed=config.seed + k, flip_epoch=flip_epoch,
     )
     val_ds = inference_dataset(
         list(val_rows["path"]), config.image_size, config.batch_size,
         labels=_targets(val_rows["label"].to_numpy(), n), cache="",
     )
-    return FoldData(train_ds, val_ds, -(-len(train_rows) // config.batch_size))
+    stem = None
+    if config.whitening_stem:  # the same rows every time, so a resumed fold computes the same stem
+        images = np.stack(list(decoded_dataset(list(train_rows["path"])[:STEM_IMAGES], config.image_size,
+                                               cache=None).as_numpy_iterator()))
+        stem = whitening_weights(images.astype("float32") / 255.0)
+    return FoldData(train_ds, val_ds, -(-len(train_rows) // config.batch_size), flip_epoch, stem)
+
+
+def technique_callbacks(config: TrainConfig, data: FoldData) -> list:
+    """The callbacks of --ema and --alternating-flip; they go first, before the fold's own."""
+    from kagglekit.training.techniques import EpochCounter, WeightAverage
+
+    found = []
+    if config.ema:
+        found.append(WeightAverage(config.ema, data.train))
+    if data.flip_epoch is not None:
+        found.append(EpochCounter(data.flip_epoch))
+    return found
 
 
 def train_fold_model(comp: Competition, config: TrainConfig, data: FoldData, fold: FoldFiles, plan, strategy,
@@ -288,13 +322,14 @@ def train_fold_model(comp: Competition, config: TrainConfig, data: FoldData, fol
 
     def build(learning_rate=None, stage=0):
         with strategy.scope():
-            model = build_compiled_model(comp, config, jit, stage, learning_rate)
+            model = build_compiled_model(comp, config, jit, stage, learning_rate, data.stem)
             check_backup(model, fold)
         return model
 
     def fit(model, first_epoch, last_epoch, stage=0):
+        own = [*technique_callbacks(config, data), *_callbacks(config, fold, config.folds, plan, stage)]
         model.fit(data.train, validation_data=data.val, initial_epoch=first_epoch, epochs=last_epoch, verbose=0,
-                  shuffle=False, callbacks=[*_callbacks(config, fold, config.folds, plan, stage), *callbacks])
+                  shuffle=False, callbacks=[*own, *callbacks])
 
     if config.head_epochs:
         from kagglekit.models.finetune import fit_two_stages
@@ -321,7 +356,7 @@ def write_fold_result(comp: Competition, config: TrainConfig, model, train_rows:
     from kagglekit.competition.metrics import score
 
     fold = run.fold(k)
-    views = tta_views(config.augment, config.tta)
+    views = tta_views(config.augment, config.tta, config.tta_shift)
     proba = predict_paths(model, list(val_rows["path"]), config.image_size, config.batch_size, comp.n_classes, views)
     oof = pd.DataFrame({"id": val_rows["id"].to_numpy(), "fold": k, "label": val_rows["label"].to_numpy()})
     for i, name in enumerate(comp.labels.classes):

@@ -15,7 +15,7 @@ from kagglekit.core.config import TrainConfig, resolve_config
 from kagglekit.core.errors import KagglekitError
 from kagglekit.data.augment import get_augmentation
 from kagglekit.data.catalog import build_catalog, resolve_data_dir
-from kagglekit.models.registry import is_backbone, list_models, min_image_size
+from kagglekit.models.registry import get_model_spec, is_backbone, list_models, min_image_size
 from kagglekit.runs.folder import RunFolder, check_resume, default_run_dir
 from kagglekit.training.crossval import train_folds
 
@@ -28,6 +28,16 @@ def training_config(comp: Competition, settings: dict) -> TrainConfig:
         raise KagglekitError(f"unknown model '{config.model}'; valid models: {', '.join(list_models())}")
     if config.image_size < min_image_size(config.model):
         raise KagglekitError(f"model '{config.model}' needs --image-size {min_image_size(config.model)} or more")
+    taken = get_model_spec(config.model).options()
+    wanted = [*config.model_options(), *(["stem"] if config.whitening_stem else [])]
+    for option in wanted:
+        if option not in taken:
+            flag = {"stem": "--whitening-stem", "bn_scale": "--no-bn-scale"}.get(option, f"--{option}")
+            raise KagglekitError(f"model '{config.model}' does not take {flag}; use bn_cnn, bn_cnn_small or "
+                                 f"res_cnn, or drop {flag}")
+    if config.alternating_flip and not get_augmentation(config.augment).hflip:
+        raise KagglekitError(f"--alternating-flip needs an augmentation that mirrors, and '{config.augment}' does "
+                             "not; use e.g. --augment flip or medium, or drop --alternating-flip")
     if config.head_epochs and not is_backbone(config.model):
         backbones = ", ".join(m for m in list_models() if is_backbone(m))
         raise KagglekitError(f"--head-epochs fine-tunes a pretrained backbone; '{config.model}' has none (use "
