@@ -73,6 +73,8 @@ class TrainConfig:
     alternating_flip: bool = setting(False, "Mirror each training image in every other epoch instead of at random "
                                             "(needs an augmentation that mirrors).")
     tta_shift: bool = setting(False, "Test-time views shift the image by 1/16 of its size instead of zooming in.")
+    min_epochs: int = setting(12, "With --budget and a [train] range of image sizes or widths: the fewest epochs "
+                                  "per fold the plan accepts when it picks the size and width.")
     head_epochs: int = setting(0, "Fine-tuning a pretrained backbone: first train only the new head for this many "
                                   "epochs, the backbone frozen (0: everything trains from the start).")
     head_learning_rate: float = setting(1e-3, "Fine-tuning: the learning rate of the head-only epochs "
@@ -141,6 +143,31 @@ def _parsed(values: dict, where: str) -> dict:
     return out
 
 
+# [train] keys that may be a range, [smallest, largest]: with --budget the plan picks the value (training/recipe.py).
+RANGE_KEYS = ("image_size", "width")
+
+
+def train_ranges(competition_defaults: dict, given: dict) -> dict[str, tuple]:
+    """The [train] ranges, (smallest, largest) per key, that no given setting pins."""
+    found = {}
+    for name in RANGE_KEYS:
+        value = competition_defaults.get(name)
+        if isinstance(value, list) and given.get(name) is None:
+            found[name] = (min(value), max(value))
+    return found
+
+
+def _without_ranges(values: dict) -> dict:
+    """VALUES with each range replaced by its smallest value (what a run without --budget trains with)."""
+    out = dict(values)
+    for name in RANGE_KEYS:
+        if isinstance(out.get(name), list):
+            if len(out[name]) != 2 or not all(isinstance(v, (int, float)) for v in out[name]):
+                raise KagglekitError(f"train.{name} = {out[name]!r}: a range is [smallest, largest], e.g. [64, 96]")
+            out[name] = min(out[name])
+    return out
+
+
 def check_train_table(values: dict, where: str = "") -> None:
     """Refuse an unknown key or a value of the wrong type in a competition's [train] table."""
     valid = set(setting_names())
@@ -148,6 +175,7 @@ def check_train_table(values: dict, where: str = "") -> None:
     if unknown:
         raise KagglekitError(f"unknown key 'train.{sorted(unknown)[0]}'{where}; valid: {', '.join(sorted(valid))}")
     try:
+        values = _without_ranges(values)
         check_config(TrainConfig().replace(**_parsed(values, "train.")))
     except KagglekitError as exc:
         raise KagglekitError(f"{exc} ([train]{where})") from None
@@ -162,7 +190,7 @@ def resolve_config(competition_defaults: dict, **flags) -> TrainConfig:
     unknown = set(flags) - valid
     if unknown:
         raise KagglekitError(f"unknown training setting '{sorted(unknown)[0]}'; valid: {', '.join(sorted(valid))}")
-    toml = _parsed(competition_defaults, "train.")
+    toml = _parsed(_without_ranges(competition_defaults), "train.")
     given = _parsed({k: v for k, v in flags.items() if v is not None}, "--")
     config = TrainConfig().replace(**toml).replace(**given)
     if config.budget is not None and "epochs" not in given:
@@ -179,7 +207,7 @@ def check_config(config: TrainConfig) -> None:
         raise KagglekitError(f"--folds {config.folds} is too few; use 2 or more (5 is usual)")
     if config.fold is not None and not 0 <= config.fold < config.folds:
         raise KagglekitError(f"--fold {config.fold} is out of range; folds are numbered 0 to {config.folds - 1}")
-    for name in ("epochs", "image_size", "batch_size", "tta", "patience"):
+    for name in ("epochs", "image_size", "batch_size", "tta", "patience", "min_epochs"):
         if getattr(config, name) < 1:
             raise KagglekitError(f"--{name.replace('_', '-')} must be at least 1")
     if config.image_size < 8:
