@@ -52,6 +52,7 @@ class BenchSettings:
     startup_repeats: int = 5
     memory_model: str = "bn_cnn_small"
     steps: int = 60  # steps part: timed training steps per configuration
+    step_models: str = ""  # steps part: the models measured, comma-separated (empty: train_model)
     precision: str = "auto"  # steps part: the policy compared with float32 (auto: bfloat16 on CPUs, by GPU)
     seed: int = 0
 
@@ -291,39 +292,46 @@ def _step_times(model, it, steps: int) -> tuple[float, float]:
 
 def bench_steps(comp, paths, labels, s: BenchSettings) -> list[dict]:
     """Training steps fed by kagglekit's pipeline, float32 vs S.precision, each with and without XLA:
-    images/s and the share of each step spent waiting for input."""
+    images/s, training GFLOP/s against the CPU's peak, and the share of each step spent waiting for input.
+    S.step_models may name several models, comma-separated: each is measured."""
     import keras
 
-    from kagglekit.core.config import TrainConfig
+    from kagglekit.bench.flops import this_cpu_peak, training_flops
     from kagglekit.data.pipeline import training_dataset
     from kagglekit.models.registry import create_model
-    from kagglekit.training.fold import _targets
-
     from kagglekit.training.devices import _compute_capability, resolve_precision
+    from kagglekit.training.fold import _targets
 
     y = _targets(np.asarray(labels), comp.n_classes)
     ds = training_dataset(paths, y, s.image_size, s.batch_size, s.augment, seed=s.seed).repeat()
-    config = TrainConfig(model=s.train_model, image_size=s.image_size)
     loss = "binary_crossentropy" if comp.n_classes == 2 else "sparse_categorical_crossentropy"
     # auto: what the device runs fastest in theory (mixed bfloat16 on a CPU); each with and without XLA.
     other = "mixed_bfloat16" if s.precision == "auto" and _compute_capability() is None else \
         resolve_precision(s.precision, _compute_capability())
-    rows = []
-    for policy, jit in (("float32", False), ("float32", True), (other, False), (other, True)):
-        keras.mixed_precision.set_global_policy(policy)
-        try:
-            model = create_model(config.model, (s.image_size, s.image_size, 3), comp.n_classes)
-            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, jit_compile=jit)
-            it = iter(ds)
-            _step_times(model, it, max(3, len(paths) // s.batch_size + 1))  # warm-up: compile, fill the cache
-            waited, total = _step_times(model, it, s.steps)
-        finally:
-            keras.mixed_precision.set_global_policy("float32")
-        rate = s.steps * s.batch_size / total
-        rows.append(_row("steps", f"{policy}{' + XLA' if jit else ''}, kagglekit's pipeline", rate, "images/s",
-                         note=f"{s.train_model}; {100 * waited / total:.1f}% of step time waiting for input"))
-    for row in rows:
-        row["ratio"] = rows[0]["value"] / row["value"]
+    peak = this_cpu_peak()
+    rows = [_row("steps", "CPU peak, float32", peak.gflops, "GFLOP/s", note=peak.how)]
+    for name in [m.strip() for m in (s.step_models or s.train_model).split(",") if m.strip()]:
+        flops = training_flops(create_model(name, (s.image_size, s.image_size, 3), comp.n_classes))
+        first = None
+        for policy, jit in (("float32", False), ("float32", True), (other, False), (other, True)):
+            keras.mixed_precision.set_global_policy(policy)
+            try:
+                model = create_model(name, (s.image_size, s.image_size, 3), comp.n_classes)
+                model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, jit_compile=jit)
+                it = iter(ds)
+                _step_times(model, it, max(3, len(paths) // s.batch_size + 1))  # warm-up: compile, fill the cache
+                waited, total = _step_times(model, it, s.steps)
+            finally:
+                keras.mixed_precision.set_global_policy("float32")
+            rate = s.steps * s.batch_size / total
+            gflops = rate * flops / 1e9
+            row = _row("steps", f"{name} at {s.image_size} px, {policy}{' + XLA' if jit else ''}", rate, "images/s",
+                       note=f"{flops / 1e9:.3f} GFLOP per training image: {gflops:.1f} GFLOP/s, "
+                            f"{100 * gflops / peak.gflops:.0f}% of the float32 peak; "
+                            f"{100 * waited / total:.1f}% of step time waiting for input")
+            first = first or row
+            row["ratio"] = first["value"] / rate
+            rows.append(row)
     return rows
 
 

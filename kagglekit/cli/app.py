@@ -69,8 +69,10 @@ def train_options(fn):
         value_type = next(t for t in setting_types()[name] if t is not type(None))
         if parse[name]:  # given as text, e.g. --budget 45m
             value_type = str
-        annotation = Annotated[Optional[value_type], typer.Option(
-            f"--{name.replace('_', '-')}", help=setting_help(name), show_default=False)]
+        flag = f"--{name.replace('_', '-')}"
+        if value_type is bool:  # a switch both ways: --bn-scale / --no-bn-scale
+            flag = f"{flag}/--no-{name.replace('_', '-')}"
+        annotation = Annotated[Optional[value_type], typer.Option(flag, help=setting_help(name), show_default=False)]
         extra.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
         annotations[name] = annotation
     own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.name != "settings"]

@@ -22,7 +22,9 @@ def bench(
     rounds: Annotated[int, typer.Option(help="Timed epochs per pipeline, after one warm-up epoch.")] = 3,
     limit: Annotated[Optional[int], typer.Option(help="Use only N training images (quick trials).")] = None,
     train_images: Annotated[int, typer.Option(help="Training part: images per epoch.")] = 512,
-    model: Annotated[str, typer.Option(help="Model of the training, memory and steps parts.")] = "bn_cnn_small",
+    model: Annotated[str, typer.Option(help="Model of the training, memory and steps parts (steps: several, "
+                                            "comma-separated, each measured).")] = "bn_cnn_small",
+    steps: Annotated[int, typer.Option(help="steps part: timed training steps per configuration.")] = 60,
     parts: Annotated[str, typer.Option(help="Comma-separated: pipeline, training, startup, memory, steps.")] =
         "pipeline,training,startup,memory",
     precision: Annotated[str, typer.Option(help="steps part: dtype policy to compare with float32, each with and "
@@ -41,7 +43,8 @@ def bench(
     comp = load_competition(competition)
     settings = BenchSettings(image_size=image_size, batch_size=batch_size, augment=augment, rounds=rounds,
                              limit=limit, train_images=train_images, precision=precision,
-                             train_model=model, memory_model=model)
+                             train_model=model.split(",")[0], memory_model=model.split(",")[0], steps=steps,
+                             step_models=model)
     report = run_bench(comp, resolve_data_dir(comp, data_dir), settings, [p.strip() for p in parts.split(",") if p.strip()])
     console.print(results_table(report["rows"]))
     if out:

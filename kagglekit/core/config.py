@@ -61,14 +61,31 @@ class TrainConfig:
                                    parse=parse_duration)
     schedule: str = setting("plateau", "Learning rate: plateau (halve on a plateau, early stopping), cosine or onecycle.")
     warmup: float = setting(0.05, "Cosine schedule: fraction of the steps spent warming up linearly.")
-    label_smoothing: float = setting(0.0, "Label smoothing of binary targets, in [0, 0.5).")
+    label_smoothing: float = setting(0.0, "Label smoothing of the targets (two classes or more), in [0, 0.5).")
     weight_decay: float = setting(0.0, "Decoupled weight decay; above 0 trains with AdamW instead of Adam.")
+    width: float = setting(1.0, "Width multiplier: every layer's channels times this (bn_cnn, bn_cnn_small, res_cnn).")
+    bn_scale: bool = setting(True, "Batch normalization learns a scale; --no-bn-scale keeps only its bias, as "
+                                   "fast-training recipes do (bn_cnn, bn_cnn_small, res_cnn).")
+    whitening_stem: bool = setting(False, "A frozen first convolution that whitens 2x2 pixel patches, computed from "
+                                          "the fold's training images (bn_cnn, bn_cnn_small, res_cnn).")
+    ema: float = setting(0.0, "Exponential moving average of the weights, decay per step (e.g. 0.99; 0 = off): "
+                              "validated, saved and predicted with, its batch-norm statistics recomputed.")
+    alternating_flip: bool = setting(False, "Mirror each training image in every other epoch instead of at random "
+                                            "(needs an augmentation that mirrors).")
+    tta_shift: bool = setting(False, "Test-time views shift the image by 1/16 of its size instead of zooming in.")
+    min_epochs: int = setting(12, "With --budget and a [train] range of image sizes or widths: the fewest epochs "
+                                  "per fold the plan accepts when it picks the size and width.")
     head_epochs: int = setting(0, "Fine-tuning a pretrained backbone: first train only the new head for this many "
                                   "epochs, the backbone frozen (0: everything trains from the start).")
     head_learning_rate: float = setting(1e-3, "Fine-tuning: the learning rate of the head-only epochs "
                                               "(--learning-rate, lower, is the rate of the rest).")
     unfreeze: int = setting(0, "Fine-tuning: after the head-only epochs, how many of the backbone's top layers "
                                "train (0: all); batch normalization stays frozen.")
+
+    def model_options(self) -> dict:
+        """The settings that are options of the model's builder (registry.create_model), where not the default."""
+        options = {"width": self.width, "bn_scale": self.bn_scale}
+        return {k: v for k, v in options.items() if v != getattr(TrainConfig, k)}
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with CHANGES applied, ignoring the ones that are None."""
@@ -77,7 +94,7 @@ class TrainConfig:
 
 # Settings that may differ when a run folder is trained again: which fold, how long, how many
 # test-time views. Every other setting shapes the folds' weights and must stay the same.
-RESUMABLE = ("fold", "epochs", "budget", "tta")
+RESUMABLE = ("fold", "epochs", "budget", "tta", "tta_shift")
 BUDGET_MAX_EPOCHS = 1000  # the epochs of a run with --budget and no --epochs: the time plan decides
 SCHEDULES = ("plateau", "cosine", "onecycle")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -113,6 +130,31 @@ def _parsed(values: dict, where: str) -> dict:
     return out
 
 
+# [train] keys that may be a range, [smallest, largest]: with --budget the plan picks the value (training/recipe.py).
+RANGE_KEYS = ("image_size", "width")
+
+
+def train_ranges(competition_defaults: dict, given: dict) -> dict[str, tuple]:
+    """The [train] ranges, (smallest, largest) per key, that no given setting pins."""
+    found = {}
+    for name in RANGE_KEYS:
+        value = competition_defaults.get(name)
+        if isinstance(value, list) and given.get(name) is None:
+            found[name] = (min(value), max(value))
+    return found
+
+
+def _without_ranges(values: dict) -> dict:
+    """VALUES with each range replaced by its smallest value (what a run without --budget trains with)."""
+    out = dict(values)
+    for name in RANGE_KEYS:
+        if isinstance(out.get(name), list):
+            if len(out[name]) != 2 or not all(isinstance(v, (int, float)) for v in out[name]):
+                raise KagglekitError(f"train.{name} = {out[name]!r}: a range is [smallest, largest], e.g. [64, 96]")
+            out[name] = min(out[name])
+    return out
+
+
 def check_train_table(values: dict, where: str = "") -> None:
     """Refuse an unknown key or a value of the wrong type in a competition's [train] table."""
     valid = set(setting_names())
@@ -120,6 +162,7 @@ def check_train_table(values: dict, where: str = "") -> None:
     if unknown:
         raise KagglekitError(f"unknown key 'train.{sorted(unknown)[0]}'{where}; valid: {', '.join(sorted(valid))}")
     try:
+        values = _without_ranges(values)
         check_config(TrainConfig().replace(**_parsed(values, "train.")))
     except KagglekitError as exc:
         raise KagglekitError(f"{exc} ([train]{where})") from None
@@ -134,7 +177,7 @@ def resolve_config(competition_defaults: dict, **flags) -> TrainConfig:
     unknown = set(flags) - valid
     if unknown:
         raise KagglekitError(f"unknown training setting '{sorted(unknown)[0]}'; valid: {', '.join(sorted(valid))}")
-    toml = _parsed(competition_defaults, "train.")
+    toml = _parsed(_without_ranges(competition_defaults), "train.")
     given = _parsed({k: v for k, v in flags.items() if v is not None}, "--")
     config = TrainConfig().replace(**toml).replace(**given)
     if config.budget is not None and "epochs" not in given:
@@ -151,7 +194,7 @@ def check_config(config: TrainConfig) -> None:
         raise KagglekitError(f"--folds {config.folds} is too few; use 2 or more (5 is usual)")
     if config.fold is not None and not 0 <= config.fold < config.folds:
         raise KagglekitError(f"--fold {config.fold} is out of range; folds are numbered 0 to {config.folds - 1}")
-    for name in ("epochs", "image_size", "batch_size", "tta", "patience"):
+    for name in ("epochs", "image_size", "batch_size", "tta", "patience", "min_epochs"):
         if getattr(config, name) < 1:
             raise KagglekitError(f"--{name.replace('_', '-')} must be at least 1")
     if config.image_size < 8:
@@ -164,6 +207,8 @@ def check_config(config: TrainConfig) -> None:
         raise KagglekitError("--learning-rate must be positive, e.g. 0.001")
     if not 0 <= config.warmup < 1 or not 0 <= config.label_smoothing < 0.5 or config.weight_decay < 0:
         raise KagglekitError("--warmup must be in [0, 1), --label-smoothing in [0, 0.5) and --weight-decay 0 or more")
+    if config.width <= 0 or not 0 <= config.ema < 1:
+        raise KagglekitError("--width must be positive (1.0: the model's own) and --ema in [0, 1), e.g. 0.99")
     if config.budget is not None and config.budget <= 0:
         raise KagglekitError("--budget must be positive, e.g. 45m, 2h or 8h30m")
     if config.head_epochs < 0 or config.unfreeze < 0 or config.head_learning_rate <= 0:

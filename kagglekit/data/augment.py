@@ -69,8 +69,11 @@ def _uniform(seed, n, low, high):
     return tf.random.stateless_uniform([n], seed=seed, minval=low, maxval=high)
 
 
-def random_transforms(aug: Augmentation, n, height: int, width: int, seed):
-    """Per-image output->input projective transforms (n, 8) for ImageProjectiveTransformV3."""
+def random_transforms(aug: Augmentation, n, height: int, width: int, seed, flip=None):
+    """Per-image output->input projective transforms (n, 8) for ImageProjectiveTransformV3.
+
+    FLIP (n,) bool, when given, says which images are mirrored instead of a random half (alternating flips).
+    """
     import tensorflow as tf
 
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 6)
@@ -80,9 +83,8 @@ def random_transforms(aug: Augmentation, n, height: int, width: int, seed):
     shear = _uniform(seeds[3], n, -aug.shear, aug.shear)
     zx = _uniform(seeds[4], n, 1.0 - aug.zoom, 1.0 + aug.zoom)
     zy = _uniform(tf.reverse(seeds[4], [0]), n, 1.0 - aug.zoom, 1.0 + aug.zoom)
-    flip = tf.ones([n])
-    if aug.hflip:
-        flip = tf.where(_uniform(seeds[5], n, 0.0, 1.0) < 0.5, -1.0, 1.0)
+    mirrored = flip if flip is not None else _uniform(seeds[5], n, 0.0, 1.0) < 0.5
+    flip = tf.where(mirrored, -1.0, 1.0) if aug.hflip else tf.ones([n])
     # Output pixel (x, y), taken about the centre, maps to input
     #   R(theta) . Shear(shear) . Zoom(zx, zy) . Flip . (x, y) + shift.
     cos, sin = tf.cos(theta), tf.sin(theta)
@@ -97,16 +99,16 @@ def random_transforms(aug: Augmentation, n, height: int, width: int, seed):
     return tf.stack([a, b, e, c, d, f, zeros, zeros], axis=1)
 
 
-def augment_batch(images, seed, aug: Augmentation):
+def augment_batch(images, seed, aug: Augmentation, flip=None):
     """Apply AUG to a batch (n, h, w, c) with one fused warp; edges are filled with the nearest pixel.
 
-    Returns float32 (the batch itself when AUG changes nothing).
+    FLIP: see random_transforms. Returns float32 (the batch itself when AUG changes nothing).
     """
     import tensorflow as tf
 
     if aug.is_identity:
         return images
-    transforms = random_transforms(aug, tf.shape(images)[0], images.shape[1], images.shape[2], seed)
+    transforms = random_transforms(aug, tf.shape(images)[0], images.shape[1], images.shape[2], seed, flip)
     return _compiled_warp()(images, transforms)
 
 

@@ -85,13 +85,21 @@ def training_dataset(
     augmentation: str | Augmentation = "none",
     seed: int = 0,
     cache: str | Path | None = "",
+    flip_epoch=None,
 ):
-    """Shuffled, augmented (images, labels) batches for model.fit; a new order every epoch."""
+    """Shuffled, augmented (images, labels) batches for model.fit; a new order every epoch.
+
+    FLIP_EPOCH (a tf.Variable holding the epoch number, training.techniques.EpochCounter keeps it):
+    alternating flips, each image mirrored in every other epoch, half of them in each epoch.
+    """
     import tensorflow as tf
 
     aug = get_augmentation(augmentation) if isinstance(augmentation, str) else augmentation
     images = decoded_dataset(paths, image_size, cache)
-    ds = tf.data.Dataset.zip(images, tf.data.Dataset.from_tensor_slices(np.asarray(labels)))
+    # Each image's own bit, fixed by the seed: which parity of epochs mirrors it.
+    parity = np.random.default_rng(seed).integers(0, 2, len(paths))
+    ds = tf.data.Dataset.zip(images, tf.data.Dataset.from_tensor_slices(np.asarray(labels)),
+                             tf.data.Dataset.from_tensor_slices(parity))
     ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     # One seed pair per batch from a seeded stream: deterministic yet different every epoch.
@@ -99,8 +107,9 @@ def training_dataset(
     ds = tf.data.Dataset.zip(ds, seeds)
 
     def augment(batch, seed_pair):
-        x, y = batch
-        x = augment_batch(to_model_input(x), seed_pair, aug)
+        x, y, bits = batch
+        flip = None if flip_epoch is None else tf.equal((bits + tf.cast(flip_epoch, bits.dtype)) % 2, 1)
+        x = augment_batch(to_model_input(x), seed_pair, aug, flip)
         return x, y
 
     ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -7,29 +7,51 @@ sigmoid unit (the course's way); more classes end in a softmax.
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from kagglekit.core.errors import KagglekitError
 
-_MODELS: dict[str, Callable] = {}
-_DESCRIPTIONS: dict[str, str] = {}
-_MIN_SIZES: dict[str, int] = {}
 # Short runs: BatchNorm's moving statistics must keep up with weights that move fast
 # (Keras' 0.99 lags ~100 steps, and validation then sees stale statistics).
 _BN_MOMENTUM = 0.9
 
 
-def register(name: str, description: str, min_size: int = 8):
-    """Add a builder `fn(input_shape, n_classes, weights) -> keras.Model` to the registry."""
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered model: its builder and what callers need to know before building it."""
+
+    builder: Callable  # fn(input_shape, n_classes, weights, **options) -> keras.Model
+    description: str
+    min_size: int = 8  # smallest input size in pixels
+    backbone: bool = False  # built around a keras.applications backbone (--weights, fine-tuning)
+
+    def options(self) -> list[str]:
+        """The keyword options (width, dropout, ...) the builder takes beyond the shape, classes and weights."""
+        params = list(inspect.signature(self.builder).parameters.values())[3:]
+        return [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD or p.kind is p.KEYWORD_ONLY]
+
+
+_MODELS: dict[str, ModelSpec] = {}
+
+
+def register(name: str, description: str, min_size: int = 8, backbone: bool = False):
+    """Add a builder `fn(input_shape, n_classes, weights, **options) -> keras.Model` to the registry."""
 
     def add(fn):
-        _MODELS[name] = fn
-        _DESCRIPTIONS[name] = description
-        _MIN_SIZES[name] = min_size
+        _MODELS[name] = ModelSpec(fn, description, min_size, backbone)
         return fn
 
     return add
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """The registration of the model called NAME; an unknown name is an error that lists the valid ones."""
+    if name not in _MODELS:
+        raise KagglekitError(f"unknown model '{name}'; valid models: {', '.join(list_models())}")
+    return _MODELS[name]
 
 
 def list_models() -> list[str]:
@@ -39,23 +61,34 @@ def list_models() -> list[str]:
 
 def describe_models() -> dict[str, str]:
     """Name -> one-line description of each registered model."""
-    return dict(_DESCRIPTIONS)
+    return {name: spec.description for name, spec in _MODELS.items()}
 
 
 def min_image_size(name: str) -> int:
     """The smallest input size (pixels) the model called NAME can take."""
-    return _MIN_SIZES[name]
+    return get_model_spec(name).min_size
 
 
-def create_model(name: str, input_shape: tuple[int, int, int], n_classes: int, weights: str = "none"):
-    """Build the model called NAME; an unknown name is an error that lists the valid ones."""
-    if name not in _MODELS:
-        raise KagglekitError(f"unknown model '{name}'; valid models: {', '.join(list_models())}")
-    if min(input_shape[:2]) < _MIN_SIZES[name]:
-        raise KagglekitError(f"model '{name}' needs --image-size {_MIN_SIZES[name]} or more, got {min(input_shape[:2])}")
+def is_backbone(name: str) -> bool:
+    """True for models built around a keras.applications backbone (the ones --weights and fine-tuning apply to)."""
+    return get_model_spec(name).backbone
+
+
+def create_model(name: str, input_shape: tuple[int, int, int], n_classes: int, weights: str = "none", **options):
+    """Build the model called NAME; OPTIONS (width, dropout, ...) go to its builder.
+
+    An unknown name, or an option the model does not take, is an error that lists the valid ones.
+    """
+    spec = get_model_spec(name)
+    if min(input_shape[:2]) < spec.min_size:
+        raise KagglekitError(f"model '{name}' needs --image-size {spec.min_size} or more, got {min(input_shape[:2])}")
     if n_classes < 2:
         raise KagglekitError(f"a classifier needs at least 2 classes, got {n_classes}")
-    return _MODELS[name](tuple(input_shape), n_classes, weights)
+    unknown = sorted(set(options) - set(spec.options()))
+    if unknown:
+        raise KagglekitError(f"model '{name}' does not take the option '{unknown[0]}' (it takes: "
+                             f"{', '.join(spec.options()) or 'none'}); choose another model or drop the setting")
+    return spec.builder(tuple(input_shape), n_classes, weights, **options)
 
 
 def _head(x, n_classes: int):
@@ -90,25 +123,54 @@ def course_cnn(input_shape, n_classes, weights="none"):
     return keras.Model(inputs, _head(x, n_classes), name="course_cnn")
 
 
-def _conv_bn(x, filters: int, stride: int = 1):
+def _widths(base: tuple[int, ...], width: float) -> tuple[int, ...]:
+    if width <= 0:
+        raise KagglekitError(f"--width must be positive, got {width}; 1.0 is the model's own width")
+    return tuple(max(4, round(w * width)) for w in base)
+
+
+def _batch_norm(x, bn_scale: bool, zero_scale: bool = False):
+    from keras import layers
+
+    if not bn_scale:  # no learned scale (the next convolution's weights can absorb it)
+        return layers.BatchNormalization(momentum=_BN_MOMENTUM, scale=False)(x)
+    return layers.BatchNormalization(momentum=_BN_MOMENTUM, gamma_initializer="zeros" if zero_scale else "ones")(x)
+
+
+def _conv_bn(x, filters: int, bn_scale: bool = True, stride: int = 1):
     from keras import layers
 
     x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization(momentum=_BN_MOMENTUM)(x)
-    return layers.Activation("relu")(x)
+    return layers.Activation("relu")(_batch_norm(x, bn_scale))
+
+
+def _input_stem(inputs, stem):
+    """Pixels scaled to [0, 1], then (STEM: whitening weights from models/whitening.py) a frozen whitening conv."""
+    from keras import layers
+
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    if stem is None:
+        return x
+    kernel, bias = stem
+    conv = layers.Conv2D(kernel.shape[-1], kernel.shape[0], padding="same", trainable=False, name="whitening_stem")
+    x = conv(x)
+    conv.set_weights([kernel, bias])
+    return x
 
 
 @register("bn_cnn", "Conv-BatchNorm-ReLU blocks 32-64-128-256 (two convs each), max pooling, global average pooling")
-def bn_cnn(input_shape, n_classes, weights="none", widths=(32, 64, 128, 256), dropout: float = 0.3):
+def bn_cnn(input_shape, n_classes, weights="none", width: float = 1.0, dropout: float = 0.3, bn_scale: bool = True,
+           stem=None):
     import keras
     from keras import layers
 
     _no_weights("bn_cnn", weights)
     inputs = keras.Input(input_shape)
-    x = layers.Rescaling(1.0 / 255)(inputs)
+    x = _input_stem(inputs, stem)
+    widths = _widths((32, 64, 128, 256), width)
     for i, filters in enumerate(widths):
-        x = _conv_bn(x, filters)
-        x = _conv_bn(x, filters)
+        x = _conv_bn(x, filters, bn_scale)
+        x = _conv_bn(x, filters, bn_scale)
         if i < len(widths) - 1 and x.shape[1] > 2:
             x = layers.MaxPooling2D(2)(x)
     x = layers.GlobalAveragePooling2D()(x)
@@ -117,41 +179,42 @@ def bn_cnn(input_shape, n_classes, weights="none", widths=(32, 64, 128, 256), dr
 
 
 @register("bn_cnn_small", "bn_cnn at half width (16-32-64-128): for quick trials and tests")
-def bn_cnn_small(input_shape, n_classes, weights="none"):
-    return bn_cnn(input_shape, n_classes, weights, widths=(16, 32, 64, 128), dropout=0.2)
+def bn_cnn_small(input_shape, n_classes, weights="none", width: float = 1.0, dropout: float = 0.2,
+                 bn_scale: bool = True, stem=None):
+    return bn_cnn(input_shape, n_classes, weights, 0.5 * width, dropout, bn_scale, stem)
 
 
-
-
-def _residual_block(x, filters: int, stride: int):
+def _residual_block(x, filters: int, stride: int, bn_scale: bool):
     from keras import layers
 
     shortcut = x
     y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
-    y = layers.Activation("relu")(layers.BatchNormalization(momentum=_BN_MOMENTUM)(y))
+    y = layers.Activation("relu")(_batch_norm(y, bn_scale))
     y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
     # Zero-initialised scale: each block starts as the identity, which trains faster.
-    y = layers.BatchNormalization(momentum=_BN_MOMENTUM, gamma_initializer="zeros")(y)
+    y = _batch_norm(y, bn_scale, zero_scale=True)
     if stride != 1 or shortcut.shape[-1] != filters:
         shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False)(shortcut)
-        shortcut = layers.BatchNormalization(momentum=_BN_MOMENTUM)(shortcut)
+        shortcut = _batch_norm(shortcut, bn_scale)
     return layers.Activation("relu")(layers.Add()([shortcut, y]))
 
 
 @register("res_cnn", "small ResNet: stride-2 stem, residual blocks 32-64-128-256, each stage halves the map; "
           "about half the compute of bn_cnn at the same size", min_size=16)
-def res_cnn(input_shape, n_classes, weights="none", widths=(32, 64, 128, 256), dropout: float = 0.2):
+def res_cnn(input_shape, n_classes, weights="none", width: float = 1.0, dropout: float = 0.2, bn_scale: bool = True,
+            stem=None):
     import keras
     from keras import layers
 
     _no_weights("res_cnn", weights)
     inputs = keras.Input(input_shape)
-    x = layers.Rescaling(1.0 / 255)(inputs)
+    x = _input_stem(inputs, stem)
+    widths = _widths((32, 64, 128, 256), width)
     # A stride-2 stem: the full-size map is costly on a CPU and adds little.
     x = layers.Conv2D(widths[0], 3, strides=2, padding="same", use_bias=False)(x)
-    x = layers.Activation("relu")(layers.BatchNormalization(momentum=_BN_MOMENTUM)(x))
+    x = layers.Activation("relu")(_batch_norm(x, bn_scale))
     for i, filters in enumerate(widths):
-        x = _residual_block(x, filters, stride=1 if i == 0 else 2)
+        x = _residual_block(x, filters, 1 if i == 0 else 2, bn_scale)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
     return keras.Model(inputs, _head(x, n_classes), name="res_cnn")
@@ -202,21 +265,17 @@ def _caffe_preprocess(x):
     return layers.Normalization(mean=[103.939, 116.779, 123.68], variance=[1.0, 1.0, 1.0])(x)
 
 
-def is_backbone(name: str) -> bool:
-    """True for models built around a keras.applications backbone (the ones --weights and fine-tuning apply to)."""
-    return name in _BACKBONES
-
-
-_BACKBONES = {"efficientnet_b0", "resnet50", "mobilenet_v3_small"}
-
-register("efficientnet_b0", "EfficientNetB0 backbone (keras.applications), --weights none|imagenet|FILE", min_size=32)(
+register("efficientnet_b0", "EfficientNetB0 backbone (keras.applications), --weights none|imagenet|FILE", min_size=32,
+         backbone=True)(
     _backbone("EfficientNetB0", lambda x: x)  # EfficientNet rescales 0-255 input itself
 )
-register("resnet50", "ResNet50 backbone (keras.applications), --weights none|imagenet|FILE", min_size=32)(
+register("resnet50", "ResNet50 backbone (keras.applications), --weights none|imagenet|FILE", min_size=32,
+         backbone=True)(
     _backbone("ResNet50", _caffe_preprocess)
 )
 register("mobilenet_v3_small", "MobileNetV3Small backbone (keras.applications, 0.9 M parameters): fine-tuning "
-         "on small GPUs and quick CPU trials, --weights none|imagenet|FILE", min_size=32)(
+         "on small GPUs and quick CPU trials, --weights none|imagenet|FILE", min_size=32,
+         backbone=True)(
     _backbone("MobileNetV3Small", lambda x: x)  # it rescales 0-255 input itself
 )
 

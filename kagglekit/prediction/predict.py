@@ -55,7 +55,7 @@ def predict_test(run_dir: Path, catalog: Catalog, tta: int | None = None, batch_
     if not folds:
         raise KagglekitError(f"run {run.path} has no finished fold; run 'kagglekit train' first")
     deadline = None if time_left is None else clock() + time_left
-    candidates = tta_views(config.augment, max(1, tta or config.tta))
+    candidates = tta_views(config.augment, max(1, tta or config.tta), config.tta_shift)
     test = catalog.test
     paths = list(test.loc[test["readable"], "path"])
     size, batch = config.image_size, batch_size or config.batch_size

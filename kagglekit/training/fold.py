@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -24,11 +24,10 @@ import pandas as pd
 from kagglekit.competition.definition import Competition
 from kagglekit.core.atomic import write_json
 from kagglekit.core.config import BUDGET_MAX_EPOCHS, TrainConfig, config_to_json
-from kagglekit.core.durations import format_duration
-from kagglekit.core.progress import report_progress
 from kagglekit.models.inference import predict_paths, tta_views
 from kagglekit.runs.folder import FoldFiles, RunFolder, load_fold_model, read_history
 from kagglekit.runs.records import FoldResult, OofTable
+from kagglekit.training.callbacks import EpochLog, LogLearningRate, PublishCheckpoint
 
 log = logging.getLogger("kagglekit")
 
@@ -37,7 +36,8 @@ def fold_plan(config: TrainConfig, deadline: float | None, steps: int):
     """The fold's time plan: it times the first steps and decides how many epochs fit its share of --budget."""
     from kagglekit.training.budget import FoldPlan
 
-    return FoldPlan(config.epochs, steps, deadline, reserve_per_val=len(tta_views(config.augment, config.tta)))
+    views = tta_views(config.augment, config.tta, config.tta_shift)
+    return FoldPlan(config.epochs, steps, deadline, reserve_per_val=len(views))
 
 
 def _callbacks(config: TrainConfig, fold: FoldFiles, n_folds: int, plan, stage: int = 0):
@@ -77,89 +77,24 @@ def _callbacks(config: TrainConfig, fold: FoldFiles, n_folds: int, plan, stage: 
     ]
 
 
-class LogLearningRate(keras.callbacks.Callback):
-    """Puts the epoch's learning rate into its logs, whichever schedule (or none) set it."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-
-
-class PublishCheckpoint(keras.callbacks.Callback):
-    """Renames a freshly written checkpoint into place: the rename is atomic, the write is not."""
-
-    def __init__(self, partial: Path, final: Path):
-        super().__init__()
-        self.partial, self.final = Path(partial), Path(final)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.partial.exists():
-            os.replace(self.partial, self.final)
-
-
-class EpochLog(keras.callbacks.Callback):
-    """One progress line per epoch: fold, epoch, metrics, and the fold's time left.
-
-    The epoch count is the plan's (FoldPlan): --epochs, or fewer when --budget cuts the fold.
-    """
-
-    def __init__(self, fold: int, n_folds: int, plan):
-        super().__init__()
-        self.fold, self.n_folds, self.plan = fold, n_folds, plan
-
-    @property
-    def epochs(self) -> int:
-        return self.plan.planned
-
-    def on_train_begin(self, logs=None):
-        self.started = time.monotonic()
-        self.first_epoch = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch, self.shown = epoch, 0.0
-        if self.first_epoch is None:
-            self.first_epoch = epoch
-            if epoch:
-                log.info("fold %d: resuming at epoch %d", self.fold, epoch + 1)
-
-    def on_train_batch_end(self, batch, logs=None):
-        # Bar-only records (no line in plain output), at most a few per second.
-        if time.monotonic() - self.shown > 0.25:
-            self.shown = time.monotonic()
-            report_progress(log, "batch", f"  epoch {self.epoch + 1}/{self.epochs} batches",
-                            batch + 1, self.params.get("steps"))
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        done = epoch + 1 - self.first_epoch
-        per_epoch = (time.monotonic() - self.started) / max(done, 1)
-        left = per_epoch * (self.epochs - epoch - 1)
-        metrics = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k != "learning_rate")
-        steps = self.params.get("steps") or 1
-        report_progress(log, "batch", "  batches", steps, steps)  # closes the epoch's bar
-        report_progress(log, "fold", f"fold {self.fold + 1}/{self.n_folds} epochs", epoch + 1, self.epochs,
-                        "fold %d/%d  epoch %d/%d  %s  (%.0fs/epoch, ~%s left in fold)",
-                        self.fold + 1, self.n_folds, epoch + 1, self.epochs, metrics, per_epoch, format_duration(left))
-
-    def on_train_end(self, logs=None):
-        report_progress(log, "fold", "fold done", self.epochs, self.epochs)  # early stopping ends the bar too
-
-
 def _targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return labels.astype("float32").reshape(-1, 1) if n_classes == 2 else labels.astype("int32")
 
 
 def build_compiled_model(comp: Competition, config: TrainConfig, jit: bool = False, stage: int = 0,
-                         learning_rate: float | None = None):
+                         learning_rate: float | None = None, stem=None):
     """The configured model, compiled with Adam (AdamW with weight decay) and the loss that fits its head.
 
     JIT compiles the training step with XLA (devices.Precision decides). STAGE 1 or 2 of fine-tuning
     freezes the backbone, or unfreezes it (finetune.py), before compiling; LEARNING_RATE overrides the setting's.
+    STEM: the whitening stem's weights (models/whitening.py), when --whitening-stem is on.
     """
     from kagglekit.models.finetune import freeze_backbone, unfreeze_backbone
     from kagglekit.models.registry import create_model
 
-    model = create_model(config.model, (config.image_size, config.image_size, 3), comp.n_classes, config.weights)
+    options = {**config.model_options(), **({"stem": stem} if stem is not None else {})}
+    model = create_model(config.model, (config.image_size, config.image_size, 3), comp.n_classes, config.weights,
+                         **options)
     if stage == 1:
         freeze_backbone(model)
     elif stage == 2:
@@ -167,7 +102,11 @@ def build_compiled_model(comp: Competition, config: TrainConfig, jit: bool = Fal
     rate = learning_rate or config.learning_rate
     if comp.n_classes == 2:
         loss = keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing)
-    else:  # Keras smooths one-hot targets only; sparse labels train unsmoothed
+    elif config.label_smoothing:  # Keras smooths one-hot targets only
+        from kagglekit.training.techniques import SmoothedSparseCrossentropy
+
+        loss = SmoothedSparseCrossentropy(comp.n_classes, config.label_smoothing)
+    else:
         loss = keras.losses.SparseCategoricalCrossentropy()
     if config.weight_decay:
         optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
@@ -252,6 +191,120 @@ def check_backup(model, fold: FoldFiles) -> None:
     shutil.rmtree(fold.backup)
 
 
+@dataclass
+class FoldData:
+    """A fold's input pipelines: augmented training batches, plain validation batches, steps per epoch."""
+
+    train: object
+    val: object
+    steps: int
+    flip_epoch: object = None  # tf.Variable the alternating flips follow (--alternating-flip)
+    stem: tuple | None = None  # the whitening stem's (kernel, bias) (--whitening-stem)
+
+
+STEM_IMAGES = 256  # training images the whitening stem is computed from
+
+
+def fold_data(comp: Competition, config: TrainConfig, train_rows: pd.DataFrame, val_rows: pd.DataFrame,
+              k: int) -> FoldData:
+    """Step 1 of a fold: its training and validation pipelines (CONFIG's batch is the global batch)."""
+    import tensorflow as tf
+
+    from kagglekit.data.pipeline import decoded_dataset, inference_dataset, training_dataset
+    from kagglekit.models.whitening import whitening_weights
+
+    n = comp.n_classes
+    flip_epoch = tf.Variable(0, dtype=tf.int64, trainable=False) if config.alternating_flip else None
+    train_ds = training_dataset(
+        list(train_rows["path"]), _targets(train_rows["label"].to_numpy(), n),
+        config.image_size, config.batch_size, config.augment, seed=config.seed + k, flip_epoch=flip_epoch,
+    )
+    val_ds = inference_dataset(
+        list(val_rows["path"]), config.image_size, config.batch_size,
+        labels=_targets(val_rows["label"].to_numpy(), n), cache="",
+    )
+    stem = None
+    if config.whitening_stem:  # the same rows every time, so a resumed fold computes the same stem
+        images = np.stack(list(decoded_dataset(list(train_rows["path"])[:STEM_IMAGES], config.image_size,
+                                               cache=None).as_numpy_iterator()))
+        stem = whitening_weights(images.astype("float32") / 255.0)
+    return FoldData(train_ds, val_ds, -(-len(train_rows) // config.batch_size), flip_epoch, stem)
+
+
+def technique_callbacks(config: TrainConfig, data: FoldData) -> list:
+    """The callbacks of --ema and --alternating-flip; they go first, before the fold's own."""
+    from kagglekit.training.techniques import EpochCounter, WeightAverage
+
+    found = []
+    if config.ema:
+        found.append(WeightAverage(config.ema, data.train))
+    if data.flip_epoch is not None:
+        found.append(EpochCounter(data.flip_epoch))
+    return found
+
+
+def train_fold_model(comp: Competition, config: TrainConfig, data: FoldData, fold: FoldFiles, plan, strategy,
+                     jit: bool, callbacks: tuple = ()):
+    """Steps 2-4 of a fold: build the model, its callbacks, and fit it (in two stages when fine-tuning)."""
+
+    def build(learning_rate=None, stage=0):
+        with strategy.scope():
+            model = build_compiled_model(comp, config, jit, stage, learning_rate, data.stem)
+            check_backup(model, fold)
+        return model
+
+    def fit(model, first_epoch, last_epoch, stage=0):
+        own = [*technique_callbacks(config, data), *_callbacks(config, fold, config.folds, plan, stage)]
+        model.fit(data.train, validation_data=data.val, initial_epoch=first_epoch, epochs=last_epoch, verbose=0,
+                  shuffle=False, callbacks=[*own, *callbacks])
+
+    if config.head_epochs:
+        from kagglekit.models.finetune import fit_two_stages
+
+        return fit_two_stages(build, fit, fold, config, plan)
+    model = build()
+    fit(model, 0, config.epochs)
+    return model
+
+
+def best_model(run: RunFolder, k: int, model):
+    """Step 5 of a fold: the best checkpoint, or (no epoch gave a finite validation loss) the last weights, saved."""
+    fold = run.fold(k)
+    if fold.model.exists():
+        return load_fold_model(run, k)
+    model.save(fold.partial_model)
+    os.replace(fold.partial_model, fold.model)
+    return model
+
+
+def write_fold_result(comp: Competition, config: TrainConfig, model, train_rows: pd.DataFrame,
+                      val_rows: pd.DataFrame, run: RunFolder, k: int, started: float, settings: dict) -> FoldResult:
+    """Step 6 of a fold: out-of-fold predictions with test-time views, scores, and result.json (written last)."""
+    from kagglekit.competition.metrics import score
+
+    fold = run.fold(k)
+    views = tta_views(config.augment, config.tta, config.tta_shift)
+    proba = predict_paths(model, list(val_rows["path"]), config.image_size, config.batch_size, comp.n_classes, views)
+    oof = OofTable.from_predictions(val_rows["id"].to_numpy(), k, val_rows["label"].to_numpy(), proba, comp.labels.classes)
+    history = read_history(fold)
+    best_epoch = int(history["val_loss"].idxmin()) + 1 if "val_loss" in history and history["val_loss"].notna().any() else None
+    labels = val_rows["label"].to_numpy()
+    result = FoldResult(
+        fold=k,
+        score=score(comp.metric, labels, proba),
+        accuracy=score("accuracy", labels, proba),
+        metric=comp.metric,
+        best_epoch=best_epoch,
+        epochs_run=len(history),
+        n_train=len(train_rows),
+        n_val=len(val_rows),
+        seconds=round(time.time() - started, 1),  # the OOF prediction counts in the fold's time
+        settings=settings,
+    )
+    run.write_fold_outputs(k, oof, result)  # the result last: it marks the fold as done
+    return result
+
+
 def fit_fold(
     comp: Competition,
     config: TrainConfig,
@@ -268,8 +321,6 @@ def fit_fold(
     PRECISION (a devices.Precision) is the run's; None: decided from the settings alone. CALLBACKS (Keras
     callbacks of the user's, from the Python API) run after kagglekit's own, in every stage.
     """
-    from kagglekit.competition.metrics import score
-    from kagglekit.data.pipeline import inference_dataset, training_dataset
     from kagglekit.training.devices import training_strategy
 
     fold = run.fold(k)
@@ -278,57 +329,8 @@ def fit_fold(
     settings = config_to_json(config)  # as the user gave them, before the batch becomes the global batch
     keras.utils.set_random_seed(config.seed + k)
     strategy, config = training_strategy(config, precision)  # replicas and precision; batch becomes the global batch
-    n = comp.n_classes
-    train_ds = training_dataset(
-        list(train_rows["path"]), _targets(train_rows["label"].to_numpy(), n),
-        config.image_size, config.batch_size, config.augment, seed=config.seed + k,
-    )
-    val_ds = inference_dataset(
-        list(val_rows["path"]), config.image_size, config.batch_size,
-        labels=_targets(val_rows["label"].to_numpy(), n), cache="",
-    )
-    jit = bool(precision and precision.jit)
-    steps = -(-len(train_rows) // config.batch_size)
-    plan = fold_plan(config, deadline, steps)
-
-    def build(learning_rate=None, stage=0):
-        with strategy.scope():
-            model = build_compiled_model(comp, config, jit, stage, learning_rate)
-            check_backup(model, fold)
-        return model
-
-    def fit(model, first_epoch, last_epoch, stage=0):
-        model.fit(train_ds, validation_data=val_ds, initial_epoch=first_epoch, epochs=last_epoch, verbose=0,
-                  shuffle=False, callbacks=[*_callbacks(config, fold, config.folds, plan, stage), *callbacks])
-
-    if config.head_epochs:
-        from kagglekit.models.finetune import fit_two_stages
-
-        model = fit_two_stages(build, fit, fold, config, plan)
-    else:
-        model = build()
-        fit(model, 0, config.epochs)
-    if fold.model.exists():
-        model = load_fold_model(run, k)
-    else:  # no epoch produced a finite validation loss; keep what there is
-        model.save(fold.partial_model)
-        os.replace(fold.partial_model, fold.model)
-    views = tta_views(config.augment, config.tta)
-    proba = predict_paths(model, list(val_rows["path"]), config.image_size, config.batch_size, n, views)
-    oof = OofTable.from_predictions(val_rows["id"].to_numpy(), k, val_rows["label"].to_numpy(), proba, comp.labels.classes)
-    history = read_history(fold)
-    best_epoch = int(history["val_loss"].idxmin()) + 1 if "val_loss" in history and history["val_loss"].notna().any() else None
-    result = FoldResult(
-        fold=k,
-        score=score(comp.metric, val_rows["label"].to_numpy(), proba),
-        accuracy=score("accuracy", val_rows["label"].to_numpy(), proba),
-        metric=comp.metric,
-        best_epoch=best_epoch,
-        epochs_run=len(history),
-        n_train=len(train_rows),
-        n_val=len(val_rows),
-        seconds=round(time.time() - started, 1),
-        settings=settings,
-    )
-    run.write_fold_outputs(k, oof, result)  # the result last: it marks the fold as done
-    return result
+    data = fold_data(comp, config, train_rows, val_rows, k)
+    plan = fold_plan(config, deadline, data.steps)
+    model = train_fold_model(comp, config, data, fold, plan, strategy, bool(precision and precision.jit), callbacks)
+    model = best_model(run, k, model)
+    return write_fold_result(comp, config, model, train_rows, val_rows, run, k, started, settings)

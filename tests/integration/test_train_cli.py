@@ -212,3 +212,20 @@ def test_tensorflow_start_up_lines_stay_off_the_terminal(workdir):
     bad = subprocess.run([*args[:3], "train", "-c", "demo-digits", "--model", "vgg99"], cwd=workdir,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and "unknown model 'vgg99'" in bad.stderr  # kagglekit's own errors still show
+
+
+def test_a_fold_trains_and_predicts_with_every_fast_training_setting(workdir, cli):
+    import keras
+
+    code, out, err = cli("train", "-c", "demo-digits", "--folds", "2", "--fold", "0", "--epochs", "1", "--image-size",
+                         "8", "--model", "bn_cnn_small", "--sample", "40", "--augment", "flip", "--ema", "0.9",
+                         "--alternating-flip", "--whitening-stem", "--no-bn-scale", "--width", "1.5",
+                         "--label-smoothing", "0.1", "--tta", "4", "--tta-shift", "--no-report", "--run-dir", "r")
+    assert code == 0, err
+    model = keras.models.load_model(workdir / "r" / "fold_0" / "best.keras", compile=False)
+    assert not model.get_layer("whitening_stem").trainable
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert bns and all(layer.gamma is None for layer in bns)
+    assert [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)][1] == 24
+    code, out, err = cli("predict", "-c", "demo-digits", "--run-dir", "r", "--out", "sub.csv")
+    assert code == 0, err
