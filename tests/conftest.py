@@ -23,6 +23,12 @@ pytest_plugins = ["sandbox_fixtures", "kernel_fixtures"]
 TIERS = ("unit", "integration", "e2e")
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Under pytest-xdist the cores are shared out between the workers, so that each worker's TensorFlow (and the
+# sandbox sessions it starts, which inherit these) does not start a thread per core and oversubscribe them.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    for _name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(_name, str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("KAGGLEKIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
