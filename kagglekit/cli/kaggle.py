@@ -61,7 +61,8 @@ def fetch(
 def _fetch_files(name: str | None, names: list[str], data_dir: Path | None, force: bool, quiet: bool) -> None:
     from kagglekit.core.config import default_data_dir
     from kagglekit.core.errors import KagglekitError
-    from kagglekit.kaggle.fetch import definition_or_stand_in, fetch_files
+    from kagglekit.kaggle.fetch import fetch_files
+    from kagglekit.kaggle.new_competition import definition_or_stand_in
 
     if not name:
         raise KagglekitError("no competition given; pass -c SLUG (the name in the competition's URL)")
@@ -74,7 +75,7 @@ def _fetch_files(name: str | None, names: list[str], data_dir: Path | None, forc
 
 def _fetch_new(slug: str, data_dir: Path, force: bool, settings: list[str] | None, quiet: bool) -> None:
     from kagglekit.competition.toml import definition_target, parse_settings
-    from kagglekit.kaggle.fetch import fetch_new_competition
+    from kagglekit.kaggle.new_competition import fetch_new_competition
 
     values = parse_settings(settings)
     target = definition_target(slug, force)  # refused before a long download, not after
@@ -140,7 +141,7 @@ def submit(
     from kagglekit.competition.definition import load_competition
     from kagglekit.core.config import default_data_dir
     from kagglekit.core.errors import KagglekitError
-    from kagglekit.kaggle.fetch import check_takes_files, default_submission_file, submit_file
+    from kagglekit.kaggle.submit import check_takes_files, default_submission_file, submit_file
 
     comp = load_competition(competition)
     if kernel:

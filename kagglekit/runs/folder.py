@@ -85,6 +85,11 @@ class FoldFiles:
         """True once the fold's result is written (last, atomically)."""
         return self.result.is_file()
 
+    @property
+    def lock(self) -> Path:
+        """Held while the fold trains (core/locks.py), beside the fold's folder so that it never travels with it."""
+        return self.path.parent / f".{self.path.name}.lock"
+
 
 @dataclass(frozen=True)
 class RunFolder:
