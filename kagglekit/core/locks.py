@@ -15,9 +15,10 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from kagglekit.core.errors import KagglekitError
 
@@ -74,3 +75,50 @@ def _alive(pid: int) -> bool | None:
     except (PermissionError, ValueError, OverflowError):
         return None
     return True
+
+
+# -- folders being filled ------------------------------------------------------------
+
+@contextlib.contextmanager
+def claimed_folder(make: Callable[[], Path]) -> Iterator[Path]:
+    """A new folder made by MAKE(), flock-held by this process for the block, so that sweep_unclaimed spares it.
+
+    A folder swept (or being judged by a sweeper) before it could be claimed is left to the sweeper and
+    another one is made.
+    """
+    while True:
+        path = make()
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a sweeper holds it for a moment, and deletes it
+            os.close(fd)
+            continue
+        if os.fstat(fd).st_nlink:
+            break
+        os.close(fd)  # swept between its making and the lock
+    try:
+        yield path
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def sweep_unclaimed(folders) -> list[Path]:
+    """Delete each of FOLDERS that no running process holds (left by one that was killed); the ones deleted."""
+    swept = []
+    for path in folders:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:  # gone already, or not a folder
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # its process is still filling it
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+            swept.append(Path(path))
+        finally:
+            os.close(fd)
+    return swept

@@ -85,8 +85,7 @@ def connect(policy: RetryPolicy | None = None):
     output = io.StringIO()
     # The client prints a page of auth help on import and before exit(1); keep both off the user's screen.
     with contextlib.redirect_stdout(output):
-        from kaggle.api.kaggle_api_extended import KaggleApi
-
+        KaggleApi = client_class()
         api = KaggleApi()
     # VERBOSE=1 makes the client dump request headers, Authorization included: never let it.
     api.args = [a for a in api.args if a not in ("--verbose", "-v")]
@@ -103,6 +102,44 @@ def connect(policy: RetryPolicy | None = None):
     if "readable by other users" in output.getvalue():
         log.warning("%s is readable by other users; run 'chmod 600 %s'", api.config, api.config)
     return api
+
+
+def client_class():
+    """The client's KaggleApi class, imported without the network call that importing its package makes.
+
+    ``import kaggle`` authenticates a KaggleApi of its own, with no timeout: an access token (or OAuth
+    credentials) is checked with the server, and a server that never answers hangs the import. For the
+    moment of the first import, the places a token is read from are hidden (KAGGLE_API_TOKEN, and the
+    ~/.kaggle folder's access_token and OAuth credentials, by another HOME with the config folder pinned
+    to ~/.kaggle where the client would have used it), so that import-time check stays off the network;
+    ``connect`` then authenticates through ``call``.
+    """
+    import sys
+    import tempfile
+
+    module = sys.modules.get("kaggle.api.kaggle_api_extended")
+    if module is not None:
+        return module.KaggleApi
+    hidden: dict[str, str | None] = {"KAGGLE_API_TOKEN": "", "KAGGLE_API_V1_TOKEN_PATH": None}
+    dot_kaggle = os.path.join(os.path.expanduser("~"), ".kaggle")
+    if os.environ.get("KAGGLE_CONFIG_DIR") or os.path.isdir(dot_kaggle):  # else no token file can be found
+        hidden["KAGGLE_CONFIG_DIR"] = os.environ.get("KAGGLE_CONFIG_DIR") or dot_kaggle
+    saved = {name: os.environ.get(name) for name in (*hidden, "HOME")}
+    with tempfile.TemporaryDirectory(prefix="kagglekit-no-home-") as home:
+        try:
+            for name, value in {**hidden, **({"HOME": home} if "KAGGLE_CONFIG_DIR" in hidden else {})}.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            from kaggle.api.kaggle_api_extended import KaggleApi
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+    return KaggleApi
 
 
 def with_timeouts(api, seconds: float) -> None:

@@ -45,12 +45,19 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 CHUNK = 64 * 1024
 
 
+def check_port(port: int) -> None:
+    """Refuse a PORT no socket can listen on."""
+    if not 0 <= port <= 65535:
+        raise KagglekitError(f"--port {port} is not a port; pick one from 1 to 65535 (0 picks a free one)")
+
+
 class Sandbox:
     """A Kaggle-compatible server for the competitions in DATA_DIRS plus the built-in demo."""
 
     def __init__(self, data_dirs=(), state_dir: Path = Path(".sandbox"), host: str = "127.0.0.1", port: int = 7777,
                  cache_dir: Path | None = None, daily_limit: int = 5, scoring_delay: float = 1.0, with_demo: bool = True,
                  max_kernel_sessions: int = 2, max_output_page: int = 200, metric: str | None = None):
+        check_port(port)  # before anything is built on disk
         # Absolute: kernel sessions run in folders of their own and get these paths handed to them.
         self.state_dir = Path(state_dir).resolve()
         self.store = Store(self.state_dir)
@@ -78,9 +85,6 @@ class Sandbox:
     def bind(self) -> "Sandbox":
         """Open the listening socket (port 0 picks a free one)."""
         if self._server is None:
-            if not 0 <= self._requested_port <= 65535:
-                raise KagglekitError(f"--port {self._requested_port} is not a port; pick one from 1 to 65535 "
-                                     "(0 picks a free one)")
             try:
                 self._server = ThreadingHTTPServer((self.host, self._requested_port), _Handler)
             except (OSError, OverflowError) as exc:

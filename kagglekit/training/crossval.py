@@ -107,12 +107,12 @@ def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: 
                 break
         log.info("fold %d/%d: %d training, %d validation images", k + 1, config.folds,
                  int((train["fold"] != k).sum()), int((train["fold"] == k).sum()))
-        if precision is None:  # chosen once per run (measured on the first fold's batches), recorded for resumes
-            precision = run_precision(comp, config, train[train["fold"] != k], run)
-        with hold(run.fold(k).lock, f"fold {k} of {run.path}", hint=f"another 'train' is training it: wait for it "
+        with hold(run.fold(k).lock, f"fold {k} of {run.path}", hint="another 'train' is training it: wait for it "
                   "to finish (its result is then kept), or stop it and run again"):
             if run.fold(k).done:  # finished by another process between the check above and the lock
                 continue
+            if precision is None:  # chosen once per run (measured on the first fold's batches), recorded for resumes
+                precision = run_precision(comp, config, train[train["fold"] != k], run)
             result = fit_fold(comp, config, train[train["fold"] != k], train[train["fold"] == k], run, k,
                               this_deadline, precision, callbacks)
         trained.append(result)
