@@ -69,9 +69,12 @@ def soak(submits: int = 200, fetches: int = 50, kills: int = 4, seed: int | None
             env.update(sandbox.client_env())
             os.environ.update(env)
             data = _fetch_clean(home / "data")
-            _submits(sandbox, data, submits, rng, result, deadline)
-            _fetches(sandbox, home / "fetched", fetches, rng, result, deadline)
-            _kills(sandbox, home, data, kills, rng, result, deadline)
+            for part, run in (("submits", lambda: _submits(sandbox, data, submits, rng, result, deadline)),
+                              ("fetches", lambda: _fetches(sandbox, home / "fetched", fetches, rng, result, deadline)),
+                              ("kills", lambda: _kills(sandbox, home, data, kills, rng, result, deadline))):
+                part_started = time.monotonic()
+                run()
+                result.add(f"{part}: seconds", round(time.monotonic() - part_started))
         finally:
             sandbox.faults.clear()
             sandbox.stop()
@@ -85,18 +88,12 @@ def soak(submits: int = 200, fetches: int = 50, kills: int = 4, seed: int | None
 
 @contextmanager
 def _workspace(workdir: Path | None) -> Iterator[Path]:
-    """A folder of the soak's own (removed afterwards unless WORKDIR was given), with competitions/ visible."""
-    from kagglekit.competition.definition import load_competition
-
-    home = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="kagglekit-soak-"))
+    """A folder of the soak's own, the working folder meanwhile (removed afterwards unless WORKDIR was given)."""
+    home = Path(workdir).resolve() if workdir else Path(tempfile.mkdtemp(prefix="kagglekit-soak-"))
     home.mkdir(parents=True, exist_ok=True)
     cwd = Path.cwd()
-    source = Path(load_competition(DEMO).source).resolve()
     os.chdir(home)
     try:
-        (home / "competitions").mkdir(exist_ok=True)
-        if not (home / "competitions" / source.name).exists():
-            shutil.copy(source, home / "competitions" / source.name)
         yield home
     finally:
         os.chdir(cwd)
@@ -161,8 +158,8 @@ def submit_fault(rng: random.Random) -> tuple[str, dict]:
     if kind == "lose":
         return kind, dict(lose=rng.randint(1, ATTEMPTS - 1), status=rng.choice([500, 503]),
                           only=rng.choice(["StartSubmissionUpload", "CreateSubmission"]))
-    if kind == "lose-all":  # every try's answer lost: the command fails, and its rerun must adopt the submission
-        return kind, dict(lose=ATTEMPTS, status=503, only="CreateSubmission")
+    if kind == "lose-all":  # the answer lost, with no retry left: the command fails, its rerun must adopt it
+        return kind, dict(lose=1, status=503, only="CreateSubmission")
     if kind == "slow":
         return kind, dict(slow=rng.randint(1, 3), delay=0.2)
     if kind == "hang":
@@ -187,7 +184,8 @@ def _submits(sandbox, data: Path, n: int, rng: random.Random, result: SoakResult
             _submit_twice_at_once(sandbox, sample, data, message, result, deadline)
             continue
         try:
-            submit_file(comp, sample, message, data)
+            with _env(KAGGLEKIT_HTTP_ATTEMPTS="1" if kind == "lose-all" else str(ATTEMPTS)):
+                submit_file(comp, sample, message, data)
             result.add(f"submits: sent after '{kind}'")
         except KagglekitError as exc:
             if "run the same command again" not in str(exc):
@@ -209,6 +207,20 @@ def _submits(sandbox, data: Path, n: int, rng: random.Random, result: SoakResult
     if len(set(messages)) != n or doubled:
         result.problems.append(f"the server has {len(subs)} submissions ({len(set(messages))} different) after {n} "
                                f"submits; {doubled} doubled")
+
+
+@contextmanager
+def _env(**values: str) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _submit_twice_at_once(sandbox, sample: Path, data: Path, message: str, result: SoakResult,
@@ -398,7 +410,7 @@ def _predict_and_validate(folder: Path, run: Path, data: Path, result: SoakResul
 
 def _kill_outputs(sandbox, home: Path, data: Path, n: int, rng: random.Random, result: SoakResult,
                   deadline: float) -> None:
-    from kagglekit.runs.folder import find_run_dirs
+    from kagglekit.runs.folder import RunFolder, find_run_dirs
 
     folder = home / "kernel"
     folder.mkdir()
@@ -412,8 +424,8 @@ def _kill_outputs(sandbox, home: Path, data: Path, n: int, rng: random.Random, r
     runs = folder / "runs"
     for i in range(n):
         sandbox.faults.clear()
-        sandbox.faults.set(slow=20, delay=0.3)  # the download takes long enough to be cut
-        killed = _kill_at_random(_kagglekit("kernel", "output", name, "-q", cwd=folder), 1.0, 8.0, rng)
+        sandbox.faults.set(slow=10, delay=0.8)  # the download takes long enough to be cut
+        killed = _kill_at_random(_kagglekit("kernel", "output", name, "-q", cwd=folder), 2.0, 10.0, rng)
         sandbox.faults.clear()
         result.add("kills: kernel output killed mid-way" if killed else "kills: kernel output ended before its kill")
         listed = find_run_dirs(runs)
@@ -421,8 +433,6 @@ def _kill_outputs(sandbox, home: Path, data: Path, n: int, rng: random.Random, r
         if hidden:
             result.problems.append(f"kagglekit runs lists the half-written {hidden[0]}")
         for run in listed:
-            from kagglekit.runs.folder import RunFolder
-
             result.problems += [f"kernel output killed: {p}" for p in check_folds(RunFolder(run))]
         code, out = _finish(_kagglekit("kernel", "output", name, "-q", cwd=folder), deadline)
         if code:
