@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
+from kagglekit.core.environment import changed_environment
 from kagglekit.core.errors import KagglekitError
 
 log = logging.getLogger("kagglekit")
@@ -124,21 +125,11 @@ def client_class():
     dot_kaggle = os.path.join(os.path.expanduser("~"), ".kaggle")
     if os.environ.get("KAGGLE_CONFIG_DIR") or os.path.isdir(dot_kaggle):  # else no token file can be found
         hidden["KAGGLE_CONFIG_DIR"] = os.environ.get("KAGGLE_CONFIG_DIR") or dot_kaggle
-    saved = {name: os.environ.get(name) for name in (*hidden, "HOME")}
     with tempfile.TemporaryDirectory(prefix="kagglekit-no-home-") as home:
-        try:
-            for name, value in {**hidden, **({"HOME": home} if "KAGGLE_CONFIG_DIR" in hidden else {})}.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        if "KAGGLE_CONFIG_DIR" in hidden:
+            hidden["HOME"] = home
+        with changed_environment(hidden):
             from kaggle.api.kaggle_api_extended import KaggleApi
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
     return KaggleApi
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from kagglekit.core.environment import changed_environment
 from kagglekit.core.errors import KagglekitError
 
 log = logging.getLogger("kagglekit")
@@ -114,14 +115,11 @@ def _client_env(home: Path) -> Iterator[dict]:
            "KAGGLEKIT_HTTP_TIMEOUT": str(TIMEOUT), "KAGGLEKIT_KERNEL_POLL": "0.3", "PYTHONUNBUFFERED": "1"}
     for folder in ("kaggle-config", "home", ".cache"):
         (home / folder).mkdir(exist_ok=True)
-    saved = dict(os.environ)
-    os.environ.pop("KAGGLE_API_TOKEN", None)  # an access token would take precedence over the sandbox's key
-    os.environ.update(env)
-    try:
+    # An access token would take precedence over the sandbox's key; the sandbox's own names are added later.
+    names = {"KAGGLE_API_TOKEN": None, "KAGGLE_USERNAME": None, "KAGGLE_KEY": None, "http_proxy": None,
+             "HTTP_PROXY": None, "no_proxy": None, "NO_PROXY": None}
+    with changed_environment({**names, **env}):
         yield env
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def _fetch_clean(data: Path) -> Path:
@@ -184,7 +182,7 @@ def _submits(sandbox, data: Path, n: int, rng: random.Random, result: SoakResult
             _submit_twice_at_once(sandbox, sample, data, message, result, deadline)
             continue
         try:
-            with _env(KAGGLEKIT_HTTP_ATTEMPTS="1" if kind == "lose-all" else str(ATTEMPTS)):
+            with changed_environment({"KAGGLEKIT_HTTP_ATTEMPTS": "1" if kind == "lose-all" else str(ATTEMPTS)}):
                 submit_file(comp, sample, message, data)
             result.add(f"submits: sent after '{kind}'")
         except KagglekitError as exc:
@@ -207,20 +205,6 @@ def _submits(sandbox, data: Path, n: int, rng: random.Random, result: SoakResult
     if len(set(messages)) != n or doubled:
         result.problems.append(f"the server has {len(subs)} submissions ({len(set(messages))} different) after {n} "
                                f"submits; {doubled} doubled")
-
-
-@contextmanager
-def _env(**values: str) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _submit_twice_at_once(sandbox, sample: Path, data: Path, message: str, result: SoakResult,
