@@ -45,6 +45,17 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 CHUNK = 64 * 1024
 
 
+class _Server(ThreadingHTTPServer):
+    """The HTTP server, quiet about clients that leave before their answer is written."""
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        # A client that timed out (a slow or hang fault) or was killed: nothing the sandbox did wrong.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 def check_port(port: int) -> None:
     """Refuse a PORT no socket can listen on."""
     if not 0 <= port <= 65535:
@@ -77,7 +88,7 @@ class Sandbox:
         self.stats: Counter = Counter()
         self.range_starts: list[int] = []  # first byte of every ranged download (resumes)
         self._requested_port = port
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         load_routes()
 
@@ -86,7 +97,7 @@ class Sandbox:
         """Open the listening socket (port 0 picks a free one)."""
         if self._server is None:
             try:
-                self._server = ThreadingHTTPServer((self.host, self._requested_port), _Handler)
+                self._server = _Server((self.host, self._requested_port), _Handler)
             except (OSError, OverflowError) as exc:
                 raise KagglekitError(f"cannot listen on {self.host}:{self._requested_port} "
                                      f"({getattr(exc, 'strerror', None) or exc}); pick another --port") from None
