@@ -49,7 +49,7 @@ class InFlight:
 SENT_KEPT = timedelta(days=1)  # how long a sent submission stays on record for a concurrent sender to adopt
 
 
-def _now() -> datetime:
+def now_utc() -> datetime:
     """Now in UTC, naive, as Kaggle's submission dates are."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -100,7 +100,7 @@ def _set_record(flight: InFlight, **fields) -> None:
     """Replace FLIGHT's record by FIELDS (none: forget it), under the lock: a read-modify-write of the whole file."""
     with hold(_records_lock(), "the record of submissions in flight", wait=True):
         records = [r for r in _in_flight_records()
-                   if not _is(r, flight) and ("sent" not in r or _finished(r) >= _now() - SENT_KEPT)]
+                   if not _is(r, flight) and ("sent" not in r or _finished(r) >= now_utc() - SENT_KEPT)]
         if fields:
             records.append({**vars(flight), **fields})
         write_json(_in_flight_path(), records)
@@ -117,16 +117,16 @@ def _landed(api, comp: Competition, flight: InFlight, since: datetime | None, ea
 
 
 def send_once(api, comp: Competition, flight: InFlight, send: Callable[[], object], policy: RetryPolicy,
-              not_found: Callable[[str], str] | None = None):
+              not_found: Callable[[str], str] | None = None, began: datetime | None = None):
     """SEND() the submission FLIGHT unless Kaggle already has it; retried without ever sending it twice.
 
     An answer can be lost after Kaggle took the submission. Before each retry, and
     before sending at all when an earlier run never heard back, Kaggle's list of
     submissions is searched for this one; found, it is adopted. A process that
-    finds another one sending FLIGHT waits for it and adopts what it sent.
-    NOT_FOUND words a 404 of the sending call (see competition_call).
+    finds another one sending FLIGHT waits for it and adopts what it sent: one that Kaggle took after BEGAN
+    (when the command started; default now). NOT_FOUND words a 404 of the sending call (see competition_call).
     """
-    began = _now()
+    began = began or now_utc()
     with hold(_flight_lock(flight), f"the submission of {flight.file_name}", wait=True):
         record = _record_of(flight)
         if "sent" in record and _finished(record) >= began:
@@ -148,7 +148,7 @@ def _send(api, comp: Competition, flight: InFlight, send: Callable[[], object], 
         if landed is not None:
             log.warning("the submission an earlier run sent reached Kaggle (ref %s): adopting it, not sending it again",
                         landed.ref)
-            _set_record(flight, sent=landed.ref, finished=_now().isoformat())
+            _set_record(flight, sent=landed.ref, finished=now_utc().isoformat())
             return SimpleNamespace(ref=landed.ref, message="submitted by an earlier run (its answer was lost)")
     tries = 0
 
@@ -162,7 +162,7 @@ def _send(api, comp: Competition, flight: InFlight, send: Callable[[], object], 
                 return SimpleNamespace(ref=landed.ref, message="submitted (the first answer was lost)")
         return send()
 
-    _set_record(flight, started=(since or _now()).isoformat())
+    _set_record(flight, started=(since or now_utc()).isoformat())
     try:
         answer = competition_call(attempt, comp, "submit", policy, not_found=not_found)
     except KagglekitError as exc:
@@ -175,7 +175,7 @@ def _send(api, comp: Competition, flight: InFlight, send: Callable[[], object], 
         _set_record(flight)
         # Old clients said "Successfully submitted" whatever happened: only a submission ref proves it.
         raise KagglekitError(f"Kaggle did not accept the submission to {comp.slug}: {answer.message or 'no reason given'}")
-    _set_record(flight, sent=answer.ref, finished=_now().isoformat())
+    _set_record(flight, sent=answer.ref, finished=now_utc().isoformat())
     return answer
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from kagglekit.competition.definition import Competition
 from kagglekit.core.errors import KagglekitError
 from kagglekit.kaggle.competition_call import competition_call
-from kagglekit.kaggle.in_flight import InFlight, send_once
+from kagglekit.kaggle.in_flight import InFlight, now_utc, send_once
 from kagglekit.kaggle.remote import RetryPolicy, UploadFailed, connect
 
 log = logging.getLogger("kagglekit")
@@ -60,6 +60,7 @@ def submit_file(comp: Competition, file: Path, message: str, data_dir: Path, wai
     from kagglekit.prediction.submission import validate_file
 
     check_takes_files(comp)
+    began = now_utc()  # a copy of this submission that another process sends from now on is adopted
     policy = retry or RetryPolicy.from_env()
     file = Path(file)
     if not message.strip():
@@ -75,7 +76,7 @@ def submit_file(comp: Competition, file: Path, message: str, data_dir: Path, wai
             raise UploadFailed(answer.message)
         return answer
 
-    answer = send_once(api, comp, flight, send, policy)
+    answer = send_once(api, comp, flight, send, policy, began=began)
     result = SubmitResult(answer.ref, file, "pending", message=answer.message)
     _remember(result, message)
     if wait:

@@ -39,7 +39,9 @@ log = logging.getLogger("kagglekit")
 DEMO = "demo-digits"
 SUBMIT_METHODS = ("ListSubmissions", "StartSubmissionUpload", "CreateSubmission", "GetSubmissionLimits")
 FETCH_METHODS = ("DownloadDataFiles", "DownloadDataFile", "ListDataFiles")
-ATTEMPTS, TIMEOUT = 3, 1.0  # the client's tries and seconds per read during the soak: faults cost little time
+ATTEMPTS, TIMEOUT = 3, 2.0  # the client's tries and seconds per read during the soak: faults cost little time
+# Steps whose calls are slow on purpose (the concurrent submits) or by nature (a kernel push starts a session).
+SLOW_CALLS = {"KAGGLEKIT_HTTP_TIMEOUT": "30", "KAGGLEKIT_HTTP_ATTEMPTS": "5"}
 TINY_RUN = ["-c", DEMO, "--folds", "2", "--epochs", "2", "--sample", "60", "--image-size", "16",
             "--model", "bn_cnn_small", "--tta", "1"]
 
@@ -203,15 +205,17 @@ def _submits(sandbox, data: Path, n: int, rng: random.Random, result: SoakResult
     result.add("submits: on the server", len(subs))
     result.add("submits: doubled", doubled)
     if len(set(messages)) != n or doubled:
+        twice = sorted({m for m in messages if messages.count(m) > 1})
         result.problems.append(f"the server has {len(subs)} submissions ({len(set(messages))} different) after {n} "
-                               f"submits; {doubled} doubled")
+                               f"submits; doubled: {', '.join(twice) or 'none'}")
 
 
 def _submit_twice_at_once(sandbox, sample: Path, data: Path, message: str, result: SoakResult,
                           deadline: float) -> None:
-    sandbox.faults.set(slow=4, delay=0.5)  # their calls overlap
-    procs = [_kagglekit("submit", str(sample), "-c", DEMO, "--data-dir", str(data), "-m", message, "-q")
-             for _ in range(2)]
+    sandbox.faults.set(slow=10, delay=1.0)  # the first one's sending lasts past the second one's start
+    with changed_environment(SLOW_CALLS):
+        procs = [_kagglekit("submit", str(sample), "-c", DEMO, "--data-dir", str(data), "-m", message, "-q")
+                 for _ in range(2)]
     outs = [_finish(p, deadline) for p in procs]
     if [code for code, _ in outs] != [0, 0]:
         for code, out in outs:
@@ -324,6 +328,12 @@ def _try(fn: Callable[[], object]) -> str | None:
 # -- kill -9 -----------------------------------------------------------------------------------------
 
 def _kills(sandbox, home: Path, data: Path, n: int, rng: random.Random, result: SoakResult, deadline: float) -> None:
+    with changed_environment(SLOW_CALLS):
+        _kill_all(sandbox, home, data, n, rng, result, deadline)
+
+
+def _kill_all(sandbox, home: Path, data: Path, n: int, rng: random.Random, result: SoakResult,
+              deadline: float) -> None:
     trains, outputs = (n + 1) // 2, n // 2
     for i in range(trains):
         if time.monotonic() > deadline:

@@ -272,7 +272,7 @@ SUBMIT_ONE = textwrap.dedent('''
 
 def test_two_submits_of_one_file_at_once_make_one_submission(workdir, sandbox, cli):
     data = fetch_demo(cli, workdir)
-    sandbox.faults.set(slow=4, delay=1.0)  # the calls of both overlap
+    sandbox.faults.set(slow=10, delay=0.5)  # the first one's sending lasts past the second one's start
     args = [str(data / "sample_submission.csv"), "-c", DEMO, "--data-dir", str(data), "-m", "at once"]
     procs = [subprocess.Popen([sys.executable, "-c", SUBMIT_ONE, *args], env=dict(os.environ), cwd=workdir,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
