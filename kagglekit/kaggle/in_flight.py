@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,7 +25,7 @@ from kagglekit.core.atomic import write_json
 from kagglekit.core.errors import KagglekitError
 from kagglekit.core.locks import hold
 from kagglekit.kaggle.competition_call import competition_call
-from kagglekit.kaggle.remote import RetryPolicy
+from kagglekit.kaggle.remote import RetryPolicy, is_timeout
 
 log = logging.getLogger("kagglekit")
 
@@ -150,17 +151,24 @@ def _send(api, comp: Competition, flight: InFlight, send: Callable[[], object], 
                         landed.ref)
             _set_record(flight, sent=landed.ref, finished=now_utc().isoformat())
             return SimpleNamespace(ref=landed.ref, message="submitted by an earlier run (its answer was lost)")
-    tries = 0
+    tries, unanswered = 0, False
 
     def attempt():
-        nonlocal tries
+        nonlocal tries, unanswered
         tries += 1
         if tries > 1:
             landed = _landed(api, comp, flight, None, earlier)
+            if landed is None and unanswered:  # the server may still be at work on the try it never answered
+                time.sleep(policy.timeout)
+                landed = _landed(api, comp, flight, None, earlier)
             if landed is not None:
                 log.warning("the submission had reached Kaggle before the answer was lost: not sending it again")
                 return SimpleNamespace(ref=landed.ref, message="submitted (the first answer was lost)")
-        return send()
+        try:
+            return send()
+        except Exception as exc:
+            unanswered = _creation_unanswered(exc)
+            raise
 
     _set_record(flight, started=(since or now_utc()).isoformat())
     try:
@@ -177,6 +185,12 @@ def _send(api, comp: Competition, flight: InFlight, send: Callable[[], object], 
         raise KagglekitError(f"Kaggle did not accept the submission to {comp.slug}: {answer.message or 'no reason given'}")
     _set_record(flight, sent=answer.ref, finished=now_utc().isoformat())
     return answer
+
+
+def _creation_unanswered(exc: BaseException) -> bool:
+    """True when EXC is a timeout of the call that creates the submission: Kaggle may create it after all."""
+    url = str(getattr(getattr(exc, "request", None), "url", "") or "")
+    return is_timeout(exc) and url.rsplit("/", 1)[-1] in ("CreateSubmission", "CreateCodeSubmission")
 
 
 def _submissions(api, comp: Competition) -> list:

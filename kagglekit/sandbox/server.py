@@ -333,7 +333,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(self, service: str, method: str) -> None:
         sb = self.sandbox
         sb.stats[method] += 1
-        time.sleep(sb.faults.take_delay())
+        time.sleep(sb.faults.take_delay(method))
         if sb.faults.take_hang(method):  # accepted, never answered: the client must give up by itself
             log.info("%s/%s -> no answer (injected fault)", service, method)
             sb.stopping.wait()

@@ -212,7 +212,7 @@ def _submits(sandbox, data: Path, n: int, rng: random.Random, result: SoakResult
 
 def _submit_twice_at_once(sandbox, sample: Path, data: Path, message: str, result: SoakResult,
                           deadline: float) -> None:
-    sandbox.faults.set(slow=10, delay=1.0)  # the first one's sending lasts past the second one's start
+    sandbox.faults.set(slow=10, delay=1.0, only="")  # the first one's sending lasts past the second one's start
     with changed_environment(SLOW_CALLS):
         procs = [_kagglekit("submit", str(sample), "-c", DEMO, "--data-dir", str(data), "-m", message, "-q")
                  for _ in range(2)]

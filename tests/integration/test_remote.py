@@ -283,6 +283,15 @@ def test_two_submits_of_one_file_at_once_make_one_submission(workdir, sandbox, c
     assert sum("adopting it" in err for _, err in outs) == 1, outs
 
 
+def test_a_submission_created_after_its_call_timed_out_is_adopted_not_sent_again(cli, workdir, sandbox,
+                                                                                  short_timeouts):
+    data = fetch_demo(cli, workdir)
+    sandbox.faults.set(slow=1, delay=TIMEOUT + 1, only="CreateSubmission")  # created after the client gave up
+    code, out, err = cli("submit", data / "sample_submission.csv", "-c", DEMO, "--data-dir", data, "-m", "late")
+    assert code == 0, err
+    assert "(ref 1)" in out and len(sandbox.store.submissions(DEMO)) == 1
+
+
 def test_a_refused_submission_leaves_nothing_in_flight(cli, workdir, sandbox):
     data = fetch_demo(cli, workdir)
     sandbox.configure(DEMO, closed=True)
