@@ -289,6 +289,7 @@ def test_a_submission_created_after_its_call_timed_out_is_adopted_not_sent_again
     sandbox.faults.set(slow=1, delay=TIMEOUT + 1, only="CreateSubmission")  # created after the client gave up
     code, out, err = cli("submit", data / "sample_submission.csv", "-c", DEMO, "--data-dir", data, "-m", "late")
     assert code == 0, err
+    time.sleep(TIMEOUT + 1)  # the late call is done by now
     assert "(ref 1)" in out and len(sandbox.store.submissions(DEMO)) == 1
 
 
