@@ -418,7 +418,8 @@ def _kill_outputs(sandbox, home: Path, data: Path, n: int, rng: random.Random, r
     runs = folder / "runs"
     for i in range(n):
         sandbox.faults.clear()
-        sandbox.faults.set(slow=10, delay=0.8)  # the download takes long enough to be cut
+        # A file download stops partway (for the 30 s of a read timeout): the kill finds files half-written.
+        sandbox.faults.set(stall=1, stall_after=rng.randint(1000, 100_000))
         killed = _kill_at_random(_kagglekit("kernel", "output", name, "-q", cwd=folder), 2.0, 10.0, rng)
         sandbox.faults.clear()
         result.add("kills: kernel output killed mid-way" if killed else "kills: kernel output ended before its kill")
