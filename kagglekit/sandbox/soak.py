@@ -419,7 +419,7 @@ def _kill_outputs(sandbox, home: Path, data: Path, n: int, rng: random.Random, r
     for i in range(n):
         sandbox.faults.clear()
         # A file download stops partway (for the 30 s of a read timeout): the kill finds files half-written.
-        sandbox.faults.set(stall=1, stall_after=rng.randint(1000, 100_000))
+        sandbox.faults.set(stall=100, stall_after=rng.randint(1, 50_000))
         killed = _kill_at_random(_kagglekit("kernel", "output", name, "-q", cwd=folder), 2.0, 10.0, rng)
         sandbox.faults.clear()
         result.add("kills: kernel output killed mid-way" if killed else "kills: kernel output ended before its kill")
