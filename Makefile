@@ -7,7 +7,7 @@ COMPETITION ?= demo-digits
 SHARED ?= ../shared/data
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-e2e demo bench clean kaggle-env kaggle-env-test
+.PHONY: venv test test-e2e demo bench soak clean kaggle-env kaggle-env-test
 
 venv: $(VENV)/.installed
 
@@ -34,6 +34,11 @@ demo: venv
 # Issue 5: kagglekit vs ImageDataGenerator, image_dataset_from_directory and plain model.fit (~10 min).
 bench: venv
 	$(KK) bench -c dogs-vs-cats --data-dir $(SHARED)/dogs-vs-cats --out benchmarks/RESULTS.md $(BENCH_ARGS)
+
+# Issue 24: the soak: 200 submits after random faults, 50 fetches with cut and silent downloads, 4 kill -9s of
+# train and kernel output, against a sandbox on loopback with the stock client (SOAK_ARGS, e.g. --submits 20).
+soak: venv
+	nice -n 10 $(KK) soak $(SOAK_ARGS)
 
 # Issue 4: the kernel tests in an environment pinned to Kaggle's Python image, so a kernel never needs
 # newer releases than Kaggle has (TensorFlow 2.19, Keras 3.13, pandas 2.3, scikit-learn 1.6, Pillow 11.3).

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from kagglekit.competition.definition import Competition
-    from kagglekit.kaggle.fetch import FetchResult, SubmitResult
+    from kagglekit.kaggle.fetch import FetchResult
+    from kagglekit.kaggle.submit import SubmitResult
 
 
 def _competition(competition) -> "Competition":
@@ -93,7 +94,7 @@ def write_submission(submission: "pd.DataFrame", path: Path, competition=None, d
 def submit(file: Path, message: str, competition=None, data_dir: Path | None = None, wait: bool = False) -> "SubmitResult":
     """Validate FILE and send it to Kaggle (never twice, never an invalid file); with WAIT, until it is scored."""
     from kagglekit.core.config import default_data_dir
-    from kagglekit.kaggle.fetch import submit_file
+    from kagglekit.kaggle.submit import submit_file
 
     comp = _competition(competition)
     return submit_file(comp, Path(file), message, data_dir or default_data_dir(comp.slug), wait=wait)

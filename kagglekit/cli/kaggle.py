@@ -61,7 +61,8 @@ def fetch(
 def _fetch_files(name: str | None, names: list[str], data_dir: Path | None, force: bool, quiet: bool) -> None:
     from kagglekit.core.config import default_data_dir
     from kagglekit.core.errors import KagglekitError
-    from kagglekit.kaggle.fetch import definition_or_stand_in, fetch_files
+    from kagglekit.kaggle.fetch import fetch_files
+    from kagglekit.kaggle.new_competition import definition_or_stand_in
 
     if not name:
         raise KagglekitError("no competition given; pass -c SLUG (the name in the competition's URL)")
@@ -74,7 +75,7 @@ def _fetch_files(name: str | None, names: list[str], data_dir: Path | None, forc
 
 def _fetch_new(slug: str, data_dir: Path, force: bool, settings: list[str] | None, quiet: bool) -> None:
     from kagglekit.competition.toml import definition_target, parse_settings
-    from kagglekit.kaggle.fetch import fetch_new_competition
+    from kagglekit.kaggle.new_competition import fetch_new_competition
 
     values = parse_settings(settings)
     target = definition_target(slug, force)  # refused before a long download, not after
@@ -140,7 +141,7 @@ def submit(
     from kagglekit.competition.definition import load_competition
     from kagglekit.core.config import default_data_dir
     from kagglekit.core.errors import KagglekitError
-    from kagglekit.kaggle.fetch import check_takes_files, default_submission_file, submit_file
+    from kagglekit.kaggle.submit import check_takes_files, default_submission_file, submit_file
 
     comp = load_competition(competition)
     if kernel:
@@ -199,3 +200,36 @@ def sandbox(
         server.serve_forever()
     except KeyboardInterrupt:
         console.print("sandbox stopped; its state is kept in " + str(state))
+
+
+@command("soak")
+def soak(
+    submits: Annotated[int, typer.Option(help="Submits, each after a random fault (every tenth sent by two processes at once).")] = 200,
+    fetches: Annotated[int, typer.Option(help="Fetches with cut, stalled and unanswered downloads.")] = 50,
+    kills: Annotated[int, typer.Option(help="kill -9s at random moments of `train` and of `kernel output`.")] = 4,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the random faults and kill moments.")] = None,
+    time_limit: Annotated[float, typer.Option(help="Seconds the soak may take in all.")] = 3600.0,
+):
+    """Soak the remote steps against a sandbox on loopback with the stock kaggle client; one table of counts."""
+    setup_logging(True)
+    import logging
+
+    from rich.table import Table
+
+    from kagglekit.core.errors import KagglekitError
+    from kagglekit.sandbox.soak import soak as run_soak
+
+    for name, value in (("--submits", submits), ("--fetches", fetches), ("--kills", kills)):
+        if value < 0:
+            raise KagglekitError(f"{name} {value} is below 0; give a count of 0 or more")
+    logging.getLogger("kagglekit").setLevel(logging.ERROR)  # thousands of retry warnings: the table says it all
+    result = run_soak(submits, fetches, kills, seed, time_limit)
+    table = Table("what", "count", title=f"kagglekit soak ({result.seconds:.0f} s)")
+    for name, count in result.counts.items():
+        table.add_row(name, str(count))
+    table.add_row("problems", str(len(result.problems)))
+    console.print(table)
+    for problem in result.problems:
+        err_console.print(f"problem: {problem}")
+    if result.problems:
+        raise KagglekitError(f"the soak found {len(result.problems)} problems (listed above)")

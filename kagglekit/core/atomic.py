@@ -12,6 +12,7 @@ over each other's temporary file. New files get the permissions a plain
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -19,6 +20,8 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+
+from kagglekit.core.locks import claimed_folder, sweep_unclaimed
 
 _umask_lock = threading.Lock()
 _umask: list[int] = []
@@ -98,28 +101,50 @@ def atomic_folder(dest: Path, replace: bool = True):
 
     REPLACE False keeps a DEST that another process completed meanwhile (first one
     wins, the copy just made is dropped): for caches that several processes fill.
+    The temporary folders (hidden: ``.DEST.*.partial`` and ``.DEST.*.old``) are held
+    by their process while it runs; those a killed process left are swept here.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
-    try:
-        yield tmp
-        os.chmod(tmp, 0o777 & ~_process_umask())  # mkdtemp's 0700, widened as mkdir would
-        if dest.exists() and not replace:
-            shutil.rmtree(tmp, ignore_errors=True)
-            return
-        old = None
-        if dest.exists():  # moved aside, not deleted first: a kill between the renames loses no complete copy
-            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".old", dir=dest.parent))
-            os.replace(dest, old / dest.name)
+    sweep_unclaimed(stale_siblings(dest))
+
+    def sibling(suffix: str):
+        return lambda: Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent))
+
+    with claimed_folder(sibling(".partial")) as tmp:
         try:
-            os.replace(tmp, dest)
-        except OSError:
-            if replace or not dest.is_dir():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same folder first
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            yield tmp
+            os.chmod(tmp, 0o777 & ~_process_umask())  # mkdtemp's 0700, widened as mkdir would
+            if dest.exists() and not replace:
+                shutil.rmtree(tmp, ignore_errors=True)
+                return
+            if not dest.exists():
+                _move_in(tmp, dest, replace)
+                return
+            # moved aside, not deleted first: a kill between the renames loses no complete copy
+            with claimed_folder(sibling(".old")) as old:
+                os.replace(dest, old / dest.name)
+                try:
+                    _move_in(tmp, dest, replace)
+                except BaseException:
+                    os.replace(old / dest.name, dest)  # the complete copy goes back where it was
+                    raise
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+def _move_in(tmp: Path, dest: Path, replace: bool) -> None:
+    try:
+        os.replace(tmp, dest)
+    except OSError:
+        if replace or not dest.is_dir():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same folder first
+
+
+def stale_siblings(dest: Path) -> list[Path]:
+    """The hidden folders atomic_folder makes beside DEST (in progress, or left by a killed process)."""
+    pattern = f".{glob.escape(Path(dest).name)}.*"
+    return [p for p in Path(dest).parent.glob(pattern) if p.suffix in (".partial", ".old") and p.is_dir()]

@@ -2,10 +2,13 @@
 
 Fetch, submit, kernels and datasets all go through the official client's
 KaggleApi (``connect``), and every call through ``call``:
-- every HTTP request the client sends (its own API calls, its downloads and
-  uploads) gets a connect timeout and a read timeout (the longest wait for the
-  next bytes of an answer, so a long download is fine while a stalled one is
-  not): KAGGLEKIT_HTTP_TIMEOUT seconds, 60 by default;
+- every API call the client sends (authenticate's check of an access token
+  included) and every download gets a connect timeout and a read timeout (the
+  longest wait for the next bytes of an answer, so a long download is fine
+  while a stalled one is not): KAGGLEKIT_HTTP_TIMEOUT seconds, 60 by default,
+  set on the client's own sessions and options, never on `requests` for the
+  whole process (the upload the client sends on a session of its own has no
+  timeout setting, and keeps the client's);
 - a call that fails transiently (a 5xx or 429 answer, a refused or dropped
   connection, a timeout, a download cut off partway, an upload the client
   reports failed) is tried again after 1, 2, 4 ... seconds
@@ -21,11 +24,11 @@ import contextlib
 import io
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
+from kagglekit.core.environment import changed_environment
 from kagglekit.core.errors import KagglekitError
 
 log = logging.getLogger("kagglekit")
@@ -68,54 +71,101 @@ class UploadFailed(Exception):
 
 # -- connecting ----------------------------------------------------------------
 
+NO_CREDENTIALS = ("no Kaggle credentials found; download kaggle.json from https://www.kaggle.com/settings "
+                  "('Create New Token') into {folder} (chmod 600), or set KAGGLE_USERNAME and KAGGLE_KEY "
+                  "(or KAGGLE_API_TOKEN)")
+
+
 def connect(policy: RetryPolicy | None = None):
-    """An authenticated KaggleApi whose every HTTP request times out, or a KagglekitError saying where credentials go."""
-    install_timeouts((policy or RetryPolicy.from_env()).timeout)
+    """An authenticated KaggleApi whose every HTTP request times out, or a KagglekitError saying where credentials go.
+
+    authenticate() can itself go to the network (an access token in KAGGLE_API_TOKEN is checked with
+    Kaggle), so it runs through ``call`` like any other call: a silent server is one line, not a traceback.
+    """
+    policy = policy or RetryPolicy.from_env()
     output = io.StringIO()
     # The client prints a page of auth help on import and before exit(1); keep both off the user's screen.
     with contextlib.redirect_stdout(output):
-        from kaggle.api.kaggle_api_extended import KaggleApi
-
+        KaggleApi = client_class()
         api = KaggleApi()
-        # VERBOSE=1 makes the client dump request headers, Authorization included: never let it.
-        api.args = [a for a in api.args if a not in ("--verbose", "-v")]
+    # VERBOSE=1 makes the client dump request headers, Authorization included: never let it.
+    api.args = [a for a in api.args if a not in ("--verbose", "-v")]
+    with_timeouts(api, policy.timeout)
+
+    def authenticate():
         try:
-            api.authenticate()
+            with contextlib.redirect_stdout(output):
+                api.authenticate()
         except SystemExit:
-            raise KagglekitError(
-                f"no Kaggle credentials found; download kaggle.json from https://www.kaggle.com/settings "
-                f"('Create New Token') into {KaggleApi.config_dir} (chmod 600), or set KAGGLE_USERNAME and KAGGLE_KEY"
-            ) from None
+            raise KagglekitError(NO_CREDENTIALS.format(folder=KaggleApi.config_dir)) from None
+
+    call(authenticate, "check your Kaggle credentials", policy)
     if "readable by other users" in output.getvalue():
         log.warning("%s is readable by other users; run 'chmod 600 %s'", api.config, api.config)
     return api
 
 
-_timeout_lock = threading.Lock()
-_timeout: list[float] = []
+def client_class():
+    """The client's KaggleApi class, imported without the network call that importing its package makes.
+
+    ``import kaggle`` authenticates a KaggleApi of its own, with no timeout: an access token (or OAuth
+    credentials) is checked with the server, and a server that never answers hangs the import. For the
+    moment of the first import, the places a token is read from are hidden (KAGGLE_API_TOKEN, and the
+    ~/.kaggle folder's access_token and OAuth credentials, by another HOME with the config folder pinned
+    to ~/.kaggle where the client would have used it), so that import-time check stays off the network;
+    ``connect`` then authenticates through ``call``.
+    """
+    import sys
+    import tempfile
+
+    module = sys.modules.get("kaggle.api.kaggle_api_extended")
+    if module is not None:
+        return module.KaggleApi
+    hidden: dict[str, str | None] = {"KAGGLE_API_TOKEN": "", "KAGGLE_API_V1_TOKEN_PATH": None}
+    dot_kaggle = os.path.join(os.path.expanduser("~"), ".kaggle")
+    if os.environ.get("KAGGLE_CONFIG_DIR") or os.path.isdir(dot_kaggle):  # else no token file can be found
+        hidden["KAGGLE_CONFIG_DIR"] = os.environ.get("KAGGLE_CONFIG_DIR") or dot_kaggle
+    with tempfile.TemporaryDirectory(prefix="kagglekit-no-home-") as home:
+        if "KAGGLE_CONFIG_DIR" in hidden:
+            hidden["HOME"] = home
+        with changed_environment(hidden):
+            from kaggle.api.kaggle_api_extended import KaggleApi
+    return KaggleApi
 
 
-def install_timeouts(seconds: float) -> None:
-    """Make every request sent through `requests` in this process wait at most SECONDS to connect and per read.
+def with_timeouts(api, seconds: float) -> None:
+    """Make every API call of API (the clients it builds, authenticate's included) wait at most SECONDS to
+    connect and per read.
 
-    The kaggle client sends its API calls without a timeout (a server that
-    accepts the connection and never answers would hang the command forever)
-    and its downloads with 300 s; it has no setting for either, so the limit
-    is set where every request passes: requests' HTTPAdapter.send.
+    The client sends its API calls through a requests.Session of its own without a timeout (a server that
+    accepts the connection and never answers would hang the command forever) and has no setting for it, so
+    each session it builds for API gets an adapter that fills the timeout in. Only this KaggleApi is touched:
+    nothing else in the process that uses `requests` changes. Downloads take the timeout as the client's
+    own ``download_file(timeout=...)`` option (see ``download_timeout``).
     """
     import requests.adapters
 
-    with _timeout_lock:
-        first = not _timeout
-        _timeout[:] = [seconds]
-        if first:
-            send = requests.adapters.HTTPAdapter.send
+    class TimeoutAdapter(requests.adapters.HTTPAdapter):
+        def send(self, request, stream=False, timeout=None, **kwargs):
+            return super().send(request, stream=stream, timeout=timeout or (seconds, seconds), **kwargs)
 
-            def send_with_timeout(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
-                return send(self, request, stream=stream, timeout=(_timeout[0], _timeout[0]), verify=verify,
-                            cert=cert, proxies=proxies)
+    build = api.build_kaggle_client
 
-            requests.adapters.HTTPAdapter.send = send_with_timeout
+    def build_with_timeouts():
+        client = build()
+        http = client.http_client()
+        http._init_session()  # the client opens its session lazily; open it now to mount the adapter
+        for prefix in ("http://", "https://"):
+            http._session.mount(prefix, TimeoutAdapter())
+        return client
+
+    api.build_kaggle_client = build_with_timeouts
+
+
+def download_timeout() -> float:
+    """Seconds a download may wait to connect and for its next bytes (KAGGLEKIT_HTTP_TIMEOUT): the value to
+    pass as the client's ``download_file(timeout=...)`` and with a direct ``requests.get`` of a signed URL."""
+    return RetryPolicy.from_env().timeout
 
 
 # -- classifying failures ----------------------------------------------------------

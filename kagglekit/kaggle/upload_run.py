@@ -48,7 +48,8 @@ def upload_run(run_dir: Path, dataset: str, notes: str = "", retry: RetryPolicy 
     run.read_config()  # a run folder, or one clear line
     policy = retry or RetryPolicy.from_env()
     hints = Hints(by_status={403: lambda why: f"Kaggle refused to publish {dataset} (403: {why}); a dataset can only "
-                                              "be published under your own user name: check --dataset's owner"})
+                                              "be published under your own user name: check --dataset's owner",
+                             404: lambda why: f"Kaggle has no dataset {dataset} (404: {why}); check --dataset"})
     api = connect()
     with tempfile.TemporaryDirectory(prefix="kagglekit-upload-") as tmp:
         folder = Path(tmp) / slug

@@ -3,7 +3,7 @@
 A code competition takes no file: it takes a kernel version (the client's
 ``competition_submit_code``, CreateCodeSubmission), reruns it on the hidden
 test set with the internet off and a time limit, and scores the file the
-rerun writes. The call goes through kaggle/fetch.py's send_once, so a lost answer is
+rerun writes. The call goes through kaggle.in_flight.send_once, so a lost answer is
 adopted instead of submitted again (each copy would cost a submission of the
 day). Kaggle names a failed rerun in four words or so (RERUN_HINTS); kagglekit
 adds what to do about it.
@@ -14,8 +14,9 @@ from __future__ import annotations
 from kagglekit.competition.definition import Competition
 from kagglekit.core.errors import KagglekitError
 from kagglekit.core.refs import parse_ref
-from kagglekit.kaggle.fetch import InFlight, SubmitResult, send_once, wait_for_score
+from kagglekit.kaggle.in_flight import InFlight, send_once
 from kagglekit.kaggle.remote import RetryPolicy, connect
+from kagglekit.kaggle.submit import SubmitResult, wait_for_score
 
 DEFAULT_FILE = "submission.csv"
 
@@ -52,7 +53,11 @@ def submit_kernel(comp: Competition, kernel_id: str, message: str, version: int 
         return api.competition_submit_code(file_name, message, comp.slug, kernel=kernel_id, kernel_version=version,
                                            quiet=True)
 
-    answer = send_once(api, comp, flight, send, policy)
+    def not_found(why: str) -> str:  # the competition answered the listing calls before: the kernel is missing
+        return (f"Kaggle has no version {version} of the kernel {kernel_id} (404: {why}); check --kernel and "
+                "--version (a version number comes from 'kagglekit kernel push')")
+
+    answer = send_once(api, comp, flight, send, policy, not_found=not_found)
     result = SubmitResult(answer.ref, _kernel_file(kernel_id, version, file_name), "pending", message=answer.message)
     if wait:
         try:

@@ -30,7 +30,7 @@ from kagglekit.core.atomic import atomic_folder, write_json, write_text
 from kagglekit.core.durations import format_duration
 from kagglekit.core.errors import KagglekitError
 from kagglekit.core.refs import parse_ref
-from kagglekit.kaggle.remote import Hints, call, connect
+from kagglekit.kaggle.remote import Hints, call, connect, download_timeout
 from kagglekit.kernels.accelerators import session_limit
 from kagglekit.kernels.build import build_kernel, read_kernel_folder
 from kagglekit.kernels.fanout import fold_specs
@@ -89,6 +89,8 @@ def _kernel_call(fn: Callable[[], T], what: str) -> T:
     owner_hint = "; check your Kaggle credentials and the kernel's owner (--owner)"
     return call(fn, what, hints=Hints(by_status={
         403: refused(403, owner_hint),
+        404: lambda why: (f"Kaggle has no such kernel or version to {what} (404: {why}); check the kernel's "
+                          "OWNER/SLUG (and --version), and that it was pushed ('kagglekit kernel push')"),
         429: refused(429, "; wait for a session to finish or lower --max-concurrent"),
     }))
 
@@ -416,10 +418,12 @@ def _download_one(api, item, target: Path) -> Path:
     out = target / item.file_name
     if not out.resolve().is_relative_to(target.resolve()):  # the name comes from the kernel's own listing
         raise KagglekitError(f"refusing the output file '{item.file_name}': it would land outside {target}")
-    response = requests.get(item.url, stream=True)
+    seconds = download_timeout()
+    # A signed URL, possibly not Kaggle's: fetched without the client's session, which carries the credentials.
+    response = requests.get(item.url, stream=True, timeout=(seconds, seconds))
     response.raise_for_status()  # an expired URL answers with an error page, not the file
     # max_retries=0: retries are remote.call's; the client still checks the size against Content-Length.
-    api.download_file(response, str(out), None, quiet=True, resume=False, max_retries=0)
+    api.download_file(response, str(out), None, quiet=True, resume=False, max_retries=0, timeout=seconds)
     return out
 
 

@@ -89,6 +89,11 @@ class FoldFiles:
         """True once the fold's result is written (last, atomically)."""
         return self.result.is_file()
 
+    @property
+    def lock(self) -> Path:
+        """Held while the fold trains (core/locks.py), beside the fold's folder so that it never travels with it."""
+        return self.path.parent / f".{self.path.name}.lock"
+
 
 @dataclass(frozen=True)
 class RunFolder:
@@ -267,12 +272,14 @@ def latest_run_dir(slug: str, root: Path = RUNS_ROOT) -> Path:
 def find_run_dirs(root: Path = RUNS_ROOT, slug: str | None = None) -> list[Path]:
     """Every run folder under ROOT (only competition SLUG's when given)."""
     pattern = f"{slug}/*/config.json" if slug else "*/*/config.json"
-    return sorted(p.parent for p in Path(root).glob(pattern))
+    # Hidden folders are atomic_folder's work in progress (or what a killed one left), never runs.
+    return sorted(p.parent for p in Path(root).glob(pattern) if not p.parent.name.startswith("."))
 
 
 def latest_submission_file(slug: str, root: Path = RUNS_ROOT) -> Path | None:
     """The newest submission.csv that `kagglekit predict` wrote into a run of SLUG."""
-    folders = [p for p in Path(root, slug).glob("*") if p.is_dir()]  # a run, or a folder holding only a submission
+    # a run, or a folder holding only a submission; hidden ones are atomic_folder's work in progress
+    folders = [p for p in Path(root, slug).glob("*") if p.is_dir() and not p.name.startswith(".")]
     found = [RunFolder(p).submission for p in folders if RunFolder(p).submission.is_file()]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 

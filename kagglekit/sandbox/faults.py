@@ -18,7 +18,7 @@ class FaultPlan:
 
     fail: int = 0  # answer the next N API calls with `status`
     status: int = 500
-    only: str = ""  # restrict `fail` and `lose` to one API method, e.g. "DownloadDataFiles"
+    only: str = ""  # restrict `fail`, `lose`, `slow` and `hang` to one API method, e.g. "DownloadDataFiles"
     lose: int = 0  # carry out the next N API calls, then answer them with `status` (the answer is lost)
     drop: int = 0  # cut the connection of the next N file downloads (or live log streams) ...
     drop_after: int = 65536  # ... after this many bytes of the body
@@ -90,10 +90,10 @@ class Faults:
                 return self.plan.status
         return None
 
-    def take_delay(self) -> float:
-        """Seconds to wait before answering this API call."""
+    def take_delay(self, method: str = "") -> float:
+        """Seconds to wait before carrying out (and answering) this API call METHOD."""
         with self._lock:
-            if self.plan.slow > 0:
+            if self.plan.slow > 0 and self.plan.only in ("", method):
                 self.plan.slow -= 1
                 return self.plan.delay
         return 0.0

@@ -45,6 +45,23 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 CHUNK = 64 * 1024
 
 
+class _Server(ThreadingHTTPServer):
+    """The HTTP server, quiet about clients that leave before their answer is written."""
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        # A client that timed out (a slow or hang fault) or was killed: nothing the sandbox did wrong.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
+def check_port(port: int) -> None:
+    """Refuse a PORT no socket can listen on."""
+    if not 0 <= port <= 65535:
+        raise KagglekitError(f"--port {port} is not a port; pick one from 1 to 65535 (0 picks a free one)")
+
+
 class Sandbox:
     """A Kaggle-compatible server for the competitions in DATA_DIRS plus the built-in demo."""
 
@@ -52,6 +69,7 @@ class Sandbox:
                  cache_dir: Path | None = None, daily_limit: int = 5, scoring_delay: float = 1.0, with_demo: bool = True,
                  max_kernel_sessions: int = 2, max_output_page: int = 200, metric: str | None = None,
                  sessions_dir: Path | None = None, kernel_cache_dir: Path | None = None):
+        check_port(port)  # before anything is built on disk
         # Absolute: kernel sessions run in folders of their own and get these paths handed to them.
         self.state_dir = Path(state_dir).resolve()
         # Kernel session boxes and the cache they share sit beside the state folder, never inside it: what a
@@ -80,7 +98,7 @@ class Sandbox:
         self.stats: Counter = Counter()
         self.range_starts: list[int] = []  # first byte of every ranged download (resumes)
         self._requested_port = port
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         load_routes()
 
@@ -88,11 +106,8 @@ class Sandbox:
     def bind(self) -> "Sandbox":
         """Open the listening socket (port 0 picks a free one)."""
         if self._server is None:
-            if not 0 <= self._requested_port <= 65535:
-                raise KagglekitError(f"--port {self._requested_port} is not a port; pick one from 1 to 65535 "
-                                     "(0 picks a free one)")
             try:
-                self._server = ThreadingHTTPServer((self.host, self._requested_port), _Handler)
+                self._server = _Server((self.host, self._requested_port), _Handler)
             except (OSError, OverflowError) as exc:
                 raise KagglekitError(f"cannot listen on {self.host}:{self._requested_port} "
                                      f"({getattr(exc, 'strerror', None) or exc}); pick another --port") from None
@@ -328,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(self, service: str, method: str) -> None:
         sb = self.sandbox
         sb.stats[method] += 1
-        time.sleep(sb.faults.take_delay())
+        time.sleep(sb.faults.take_delay(method))
         if sb.faults.take_hang(method):  # accepted, never answered: the client must give up by itself
             log.info("%s/%s -> no answer (injected fault)", service, method)
             sb.stopping.wait()

@@ -18,6 +18,7 @@ import pandas as pd
 from kagglekit.core.config import TrainConfig
 from kagglekit.core.durations import format_duration
 from kagglekit.core.errors import KagglekitError
+from kagglekit.core.locks import hold
 from kagglekit.data.catalog import Catalog
 from kagglekit.runs.folder import RunFolder, default_run_dir
 from kagglekit.runs.records import FoldResult, RunRecord
@@ -103,10 +104,14 @@ def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: 
                 break
         log.info("fold %d/%d: %d training, %d validation images", k + 1, config.folds,
                  int((train["fold"] != k).sum()), int((train["fold"] == k).sum()))
-        if precision is None:  # chosen once per run (measured on the first fold's batches), recorded for resumes
-            precision = run_precision(comp, config, train[train["fold"] != k], run)
-        result = fit_fold(comp, config, train[train["fold"] != k], train[train["fold"] == k], run, k, this_deadline,
-                          precision, callbacks)
+        with hold(run.fold(k).lock, f"fold {k} of {run.path}", hint="another 'train' is training it: wait for it "
+                  "to finish (its result is then kept), or stop it and run again"):
+            if run.fold(k).done:  # finished by another process between the check above and the lock
+                continue
+            if precision is None:  # chosen once per run (measured on the first fold's batches), recorded for resumes
+                precision = run_precision(comp, config, train[train["fold"] != k], run)
+            result = fit_fold(comp, config, train[train["fold"] != k], train[train["fold"] == k], run, k,
+                              this_deadline, precision, callbacks)
         trained.append(result)
         log.info("fold %d/%d: %s %.4f, accuracy %.4f (best epoch %s)", k + 1, config.folds,
                  comp.metric, result.score, result.accuracy, result.best_epoch)

@@ -71,6 +71,14 @@ def test_a_csv_upload_to_a_code_competition_is_refused(cli, code_env, sandbox, r
     assert sandbox.store.submissions(CODE) == []
 
 
+def test_submit_of_a_kernel_that_does_not_exist_names_the_kernel_not_the_competition(cli, code_env, sandbox):
+    code, out, err = cli("submit", "-c", CODE, "--kernel", "kaggler/no-such-kernel", "--version", "1", "-m", "x", "-q")
+    assert code == 1
+    line = one_error(err)
+    assert "no version 1 of the kernel kaggler/no-such-kernel" in line and "no competition" not in line
+    assert sandbox.store.submissions(CODE) == []
+
+
 @pytest.mark.parametrize("args, message", [
     (["--kernel", "nobody"], "must be OWNER/KERNEL"),
     (["--kernel", "kaggler/x", "--version", "0"], "versions count from 1"),

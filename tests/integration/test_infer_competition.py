@@ -463,7 +463,7 @@ def test_sandbox_refuses_a_folder_whose_definition_stays_open(project, cli, tmp_
 
 def test_sandbox_serves_a_folder_without_definition(project, make_sandbox, dogs_dir, tmp_path, monkeypatch, caplog,
                                                     run_kaggle):
-    from kagglekit.kaggle.fetch import competition_record
+    from kagglekit.kaggle.new_competition import competition_record
 
     data = cactus(tmp_path / "served" / "bare-cactus", dogs_dir)
     monkeypatch.setattr(logging.getLogger("kagglekit"), "propagate", True)

@@ -117,6 +117,36 @@ def test_fetch_from_a_server_that_never_answers_ends_in_one_line(cli, workdir, s
     assert seconds < BOUND
 
 
+def test_an_access_token_checked_against_a_server_that_never_answers_ends_in_one_line(cli, workdir, sandbox,
+                                                                                       short_timeouts, monkeypatch):
+    _, key = sandbox.store.credentials()
+    monkeypatch.setenv("KAGGLE_API_TOKEN", key)  # authenticate() checks a token with the server
+    monkeypatch.delenv("KAGGLE_USERNAME")
+    monkeypatch.delenv("KAGGLE_KEY")
+    sandbox.faults.set(hang=100, only="IntrospectToken")
+    code, out, err, seconds = timed(cli, "fetch", "-c", DEMO, "--data-dir", workdir / "d", "-q")
+    assert code == 1 and "could not reach Kaggle to check your Kaggle credentials" in one_error(err)
+    assert f"no answer within {TIMEOUT} s" in err and f"after {ATTEMPTS} tries" in err and seconds < BOUND
+    sandbox.faults.clear()
+    code, out, err = cli("fetch", "-c", DEMO, "--data-dir", workdir / "d", "-q")  # the token itself is fine
+    assert code == 0, err
+
+
+def test_timeouts_are_set_on_the_clients_own_sessions_not_on_requests_for_the_whole_process(sandbox):
+    import requests
+    import requests.adapters
+
+    from kagglekit.kaggle.remote import connect
+
+    send = requests.adapters.HTTPAdapter.send
+    api = connect()
+    assert requests.adapters.HTTPAdapter.send is send  # nothing else in the process changed
+    with api.build_kaggle_client() as kaggle:
+        adapter = kaggle.http_client()._session.get_adapter("http://localhost/api/v1")
+    assert type(adapter) is not requests.adapters.HTTPAdapter  # the client's session has its timeout
+    assert type(requests.Session().get_adapter("http://localhost/")) is requests.adapters.HTTPAdapter
+
+
 def test_a_stalled_download_times_out_between_chunks_and_keeps_what_arrived(cli, workdir, sandbox, short_timeouts):
     sandbox.faults.set(stall=100, stall_after=200_000)
     code, out, err, seconds = timed(cli, "fetch", "-c", DEMO, "--data-dir", workdir / "d", "-q")
@@ -179,9 +209,10 @@ KILLABLE = textwrap.dedent('''
 
 def test_a_killed_kernel_output_leaves_the_earlier_copy_as_it_was(quick_kernel, tmp_path, monkeypatch):
     from kagglekit.kernels.remote import download_output
+    from kagglekit.runs.folder import find_run_dirs
 
     sandbox, kernel_id = quick_kernel
-    run = tmp_path / "run"
+    run = tmp_path / "runs" / DEMO / "run"
     download_output(kernel_id, run, demo_definition())
     before = {str(p.relative_to(run)): p.read_bytes() for p in run.rglob("*") if p.is_file()}
     assert len(before["fold_0/best.keras"]) == MODEL_BYTES
@@ -193,17 +224,21 @@ def test_a_killed_kernel_output_leaves_the_earlier_copy_as_it_was(quick_kernel, 
                             env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(
-            p.name == "best.keras" and p.stat().st_size > 0 for p in tmp_path.glob(".run.*/fold_0/*")):
+            p.name == "best.keras" and p.stat().st_size > 0 for p in run.parent.glob(".run.*/fold_0/*")):
         time.sleep(0.05)
     assert proc.poll() is None, proc.communicate()[0]
     proc.send_signal(signal.SIGKILL)  # killed mid-download
     proc.wait()
     after = {str(p.relative_to(run)): p.read_bytes() for p in run.rglob("*") if p.is_file()}
     assert {k: v for k, v in after.items() if k != "submissions.json"} == before  # nothing half-written in place
+    [left] = run.parent.glob(".run.*.partial")  # what the killed process was filling, settings included
+    assert (left / "config.json").is_file()
+    assert find_run_dirs(tmp_path / "runs") == [run]  # `kagglekit runs` never lists it
 
     sandbox.faults.clear()
     download_output(kernel_id, run, demo_definition())
     assert (run / "fold_0" / "best.keras").stat().st_size == MODEL_BYTES
+    assert list(run.parent.glob(".run.*")) == []  # the killed process's folder was swept
     assert json.loads((run / "submissions.json").read_text()) == [{"ref": 7}]
 
 
@@ -225,6 +260,37 @@ def test_a_rerun_after_exhausted_retries_adopts_the_submission_instead_of_sendin
     assert len(sandbox.store.submissions(DEMO)) == 1  # one submission on Kaggle, not two
     code, out, err = cli(*args)  # the record was cleared: a deliberate second submission is sent
     assert code == 0 and "(ref 2)" in out
+
+
+SUBMIT_ONE = textwrap.dedent('''
+    import sys
+    from kagglekit.cli import main
+    sys.argv = ["kagglekit", "submit", *sys.argv[1:]]
+    main()
+''')
+
+
+def test_two_submits_of_one_file_at_once_make_one_submission(workdir, sandbox, cli):
+    data = fetch_demo(cli, workdir)
+    sandbox.faults.set(slow=10, delay=0.5)  # the first one's sending lasts past the second one's start
+    args = [str(data / "sample_submission.csv"), "-c", DEMO, "--data-dir", str(data), "-m", "at once"]
+    procs = [subprocess.Popen([sys.executable, "-c", SUBMIT_ONE, *args], env=dict(os.environ), cwd=workdir,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert len(sandbox.store.submissions(DEMO)) == 1  # one on Kaggle: the second process adopted the first's
+    assert all("(ref 1)" in out for out, _ in outs), outs
+    assert sum("adopting it" in err for _, err in outs) == 1, outs
+
+
+def test_a_submission_created_after_its_call_timed_out_is_adopted_not_sent_again(cli, workdir, sandbox,
+                                                                                  short_timeouts):
+    data = fetch_demo(cli, workdir)
+    sandbox.faults.set(slow=1, delay=TIMEOUT + 1, only="CreateSubmission")  # created after the client gave up
+    code, out, err = cli("submit", data / "sample_submission.csv", "-c", DEMO, "--data-dir", data, "-m", "late")
+    assert code == 0, err
+    time.sleep(TIMEOUT + 1)  # the late call is done by now
+    assert "(ref 1)" in out and len(sandbox.store.submissions(DEMO)) == 1
 
 
 def test_a_refused_submission_leaves_nothing_in_flight(cli, workdir, sandbox):
@@ -258,9 +324,10 @@ def test_a_sandbox_with_a_relative_state_folder_runs_kernels(make_sandbox, tmp_p
     assert (tmp_path / "sb-sessions" / "kernels" / kernel_id / "1" / "working" / "fold_0" / "best.keras").is_file()
 
 
-def test_sandbox_port_out_of_range_is_one_line(cli, tmp_path):
+def test_sandbox_port_out_of_range_is_one_line_and_builds_nothing(cli, tmp_path):
     code, _, err = cli("sandbox", "--port", "99999", "--state", tmp_path / "s")
     assert code == 1 and "--port 99999 is not a port" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "s").exists()  # no state folder, no bundle zips
 
 
 # -- the user's key never goes into a kernel, not even inside a packed file ----------------------

@@ -282,3 +282,9 @@ def test_client_env_routes_the_stock_client_here(sandbox):
     assert env["http_proxy"] == env["HTTP_PROXY"] == f"http://127.0.0.1:{sandbox.port}"
     assert env["no_proxy"] == env["NO_PROXY"] == ""
     assert os.environ["http_proxy"] == env["http_proxy"]  # what the fixture exported
+
+
+@pytest.mark.parametrize("option", ["--submits", "--fetches", "--kills"])
+def test_soak_refuses_a_negative_count_in_one_line(cli, option):
+    code, out, err = cli("soak", option, "-1")
+    assert code == 1 and err.strip() == f"error: {option} -1 is below 0; give a count of 0 or more"

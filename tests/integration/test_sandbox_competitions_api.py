@@ -130,7 +130,7 @@ def bare_digits(tmp_path) -> Path:
 
 
 def test_an_inferred_metric_is_never_listed_as_kaggles_record(make_sandbox, bare_digits, cli, project):
-    from kagglekit.kaggle.fetch import competition_record
+    from kagglekit.kaggle.new_competition import competition_record
 
     make_sandbox(bare_digits)
     assert competition_record("bare-digits")["evaluation_metric"] == ""  # log loss was only guessed
@@ -145,7 +145,7 @@ def test_an_inferred_metric_is_never_listed_as_kaggles_record(make_sandbox, bare
 
 
 def test_sandbox_metric_flag_serves_kaggles_words_and_scores_with_it(make_sandbox, bare_digits, cli, project):
-    from kagglekit.kaggle.fetch import competition_record
+    from kagglekit.kaggle.new_competition import competition_record
 
     sandbox = make_sandbox(bare_digits, metric="Multiclass Accuracy")
     assert sandbox.bundles["bare-digits"].comp.metric == "accuracy"

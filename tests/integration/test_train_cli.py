@@ -229,3 +229,37 @@ def test_a_fold_trains_and_predicts_with_every_fast_training_setting(workdir, cl
     assert [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)][1] == 24
     code, out, err = cli("predict", "-c", "demo-digits", "--run-dir", "r", "--out", "sub.csv")
     assert code == 0, err
+
+
+HOLD_FOLD = """
+import sys, time
+from kagglekit.core.locks import hold
+from kagglekit.runs.folder import RunFolder
+with hold(RunFolder(sys.argv[1]).fold(0).lock, "fold 0"):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_fold_being_trained_elsewhere_is_refused_in_one_line_and_taken_over_once_its_holder_dies(workdir, cli):
+    import signal
+    import subprocess
+    import sys
+
+    args = ["train", "-c", "demo-digits", "--folds", "2", "--fold", "0", "--epochs", "1", "--sample", "60",
+            "--image-size", "16", "--model", "bn_cnn_small", "--run-dir", "run", "--no-report"]
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_FOLD, str(workdir / "run")], stdout=subprocess.PIPE,
+                              text=True)  # stands in for a `train --fold 0` that is training the fold
+    assert holder.stdout.readline().strip() == "held"
+    code, out, err = cli(*args, "--quiet")
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"in use by process {holder.pid} (started 20" in lines[0], err
+    assert not (workdir / "run" / "fold_0" / "history.csv").exists()  # nothing trained
+    holder.send_signal(signal.SIGKILL)  # its lock is left behind, and taken over
+    holder.wait()
+    code, out, err = cli(*args)
+    assert code == 0, err
+    assert (workdir / "run" / "fold_0" / "result.json").is_file()
+    header = (workdir / "run" / "fold_0" / "history.csv").read_text().splitlines()[0]
+    assert (workdir / "run" / "fold_0" / "history.csv").read_text().count(header) == 1
