@@ -160,3 +160,21 @@ def push_folds_against_a_cap_of_two(cli, name: str, folds: int) -> None:
     waits = [line for line in out.splitlines() if "cap of 2 batch GPU sessions is reached" in line]
     # fold 2 always meets the cap; fold 3 does too unless a session ended in between
     assert 1 <= len(waits) <= 2 and all("waiting for one of ours to finish, then pushing it again" in w for w in waits)
+
+
+BACKBONE_SIZE = 32  # the fine-tuning tests' image size: the smallest a keras.applications backbone takes
+
+
+@pytest.fixture
+def weights_file(tmp_path):
+    """A backbone weights file, as a user would attach it (saved from a model built without weights)."""
+    import keras
+
+    from kagglekit.models.finetune import backbone_of
+    from kagglekit.models.registry import create_model
+
+    keras.utils.set_random_seed(1)
+    model = create_model("mobilenet_v3_small", (BACKBONE_SIZE, BACKBONE_SIZE, 3), 2)
+    path = tmp_path / "mobilenet_v3_small.weights.h5"
+    backbone_of(model).save_weights(str(path))
+    return path

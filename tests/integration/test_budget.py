@@ -123,33 +123,6 @@ def test_auto_precision_refuses_bfloat16_when_slower_or_unsound():
     assert choose_fastest(diverged).name == "float32"  # fast but not the same training: not taken
 
 
-def test_auto_precision_is_measured_recorded_and_kept_on_resume(workdir, caplog):
-    from kagglekit.competition.definition import load_competition
-    from kagglekit.competition.demo import write_demo_competition
-    from kagglekit.data.catalog import build_catalog
-    from kagglekit.runs.folder import RunFolder
-    from kagglekit.training.fold import run_precision
-
-    comp = load_competition("demo-digits")
-    catalog = build_catalog(comp, write_demo_competition(workdir / "digits"), with_test=False)
-    config = resolve_config(comp.train_defaults, model="bn_cnn_small", image_size=16, batch_size=16, epochs=1000,
-                            precision="auto")
-    run = RunFolder(workdir / "run")
-    run.path.mkdir()
-    with caplog.at_level("INFO", logger="kagglekit"):
-        chosen = run_precision(comp, config, catalog.train.head(200), run)
-    assert set(chosen.measured) == {"float32", "float32+xla", "mixed_bfloat16", "mixed_bfloat16+xla"}
-    assert all(v > 0 for v in chosen.measured.values())
-    assert chosen.name in chosen.measured and f"precision auto: {chosen.name}" in caplog.text
-    assert json.loads(run.record.read_text())["precision"]["policy"] == chosen.policy  # in the run's record
-    caplog.clear()
-    with caplog.at_level("INFO", logger="kagglekit"):
-        again = run_precision(comp, config, catalog.train.head(200), run)
-    assert again == chosen and "timing a few training steps" not in caplog.text  # a resume trains as it started
-    short = resolve_config(comp.train_defaults, model="bn_cnn_small", image_size=16, epochs=2)
-    assert run_precision(comp, short, catalog.train.head(200), RunFolder(workdir / "short")).name == "float32"
-
-
 # -- FoldPlan on a simulated clock ----------------------------------------------------------------
 
 def _run_plan(monkeypatch, deadline: float, cycle) -> tuple[int, float, list[int]]:

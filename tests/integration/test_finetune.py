@@ -12,23 +12,7 @@ import pytest
 from kagglekit.competition.definition import load_competition
 from kagglekit.core.config import resolve_config
 
-
-SIZE = 32
-
-
-@pytest.fixture
-def weights_file(tmp_path):
-    """A backbone weights file, as a user would attach it (saved from a model built without weights)."""
-    import keras
-
-    from kagglekit.models.finetune import backbone_of
-    from kagglekit.models.registry import create_model
-
-    keras.utils.set_random_seed(1)
-    model = create_model("mobilenet_v3_small", (SIZE, SIZE, 3), 2)
-    path = tmp_path / "mobilenet_v3_small.weights.h5"
-    backbone_of(model).save_weights(str(path))
-    return path
+from kernel_fixtures import BACKBONE_SIZE as SIZE
 
 
 def _backbone_weights(model) -> list[np.ndarray]:
@@ -105,17 +89,6 @@ def create_with_file(path):
     from kagglekit.models.registry import create_model
 
     return create_model("mobilenet_v3_small", (SIZE, SIZE, 3), 2, weights=str(path))
-
-
-def test_fine_tuning_runs_from_the_command_line(weights_file, workdir, cli):
-    args = ["train", "-c", "demo-digits", "--model", "mobilenet_v3_small", "--weights", weights_file,
-            "--image-size", str(SIZE), "--head-epochs", "1", "--epochs", "2", "--sample", "60", "--folds", "2",
-            "--fold", "0", "--tta", "1", "--batch-size", "16", "--run-dir", "ft", "--no-report"]
-    code, out, err = cli(*args)
-    assert code == 0, err
-    assert "fine-tuning, stage 1: 1 epochs of the head alone" in err and "fine-tuning, stage 2: all layers" in err
-    assert (workdir / "ft" / "fold_0" / "head.weights.h5").is_file()
-    assert (workdir / "ft" / "fold_0" / "result.json").is_file()
 
 
 @pytest.mark.parametrize("args, message", [
