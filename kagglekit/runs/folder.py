@@ -335,8 +335,8 @@ def copy_fold(source: FoldFiles, target: RunFolder, with_checkpoint: bool = True
 
 def export_run(run: RunFolder, target: Path) -> list[str]:
     """Copy into TARGET what a run is worth publishing (e.g. as a dataset for an inference kernel): its settings,
-    fold assignment, scores and finished folds, without backups, partial checkpoints, unfinished folds or
-    reports. Returns the files copied, relative to TARGET."""
+    fold assignment, scores and finished folds, without backups, partial checkpoints, unfinished folds,
+    reports or hidden files (the folds' locks). Returns the files copied, relative to TARGET."""
     finished = {run.fold(k).path.name for k in run.finished_folds()}
     if not finished:
         raise KagglekitError(f"{run.path} has no finished fold to publish; train it first")
@@ -344,7 +344,7 @@ def export_run(run: RunFolder, target: Path) -> list[str]:
 
     def left_out(folder: str, names: list[str]) -> set[str]:
         top = Path(folder) == run.path
-        return {n for n in names if ".partial" in n
+        return {n for n in names if ".partial" in n or n.startswith(".")
                 or (top and (n == run.report.name or (n in folds and n not in finished)))
                 or (not top and n == FoldFiles(Path(folder), 0).backup.name)}
 

@@ -64,7 +64,7 @@ def uploaded(call: Call, files, what: str) -> list[Uploaded]:
     found = []
     for item in files or []:
         upload = store.data["uploads"].get(item.token or "")
-        if not upload or not upload.get("blob") or upload["user"] != call.user or not upload["received"]:
+        if not upload or not upload.get("blob") or upload["user"] != call.user or upload["received"] is None:
             raise ApiError(400, f"Invalid or unfinished upload token '{item.token}'; upload the file first")
         found.append(Uploaded(upload["file_name"], store.upload_path(item.token), item.token))
     if not found:

@@ -32,7 +32,7 @@ def test_plan_views_fits_half_the_time_left_and_never_drops_below_one():
     assert plan_views(10, 1, 100, 6, share=1.0) == 6 and plan_views(10, 1, 100, 6, share=0.2) == 3
 
 
-def test_export_run_leaves_out_backups_partials_reports_and_unfinished_folds(tmp_path):
+def test_export_run_leaves_out_backups_partials_reports_locks_and_unfinished_folds(tmp_path):
     from kagglekit.runs.folder import RunFolder, export_run
 
     run = RunFolder(tmp_path / "run")
@@ -44,6 +44,7 @@ def test_export_run_leaves_out_backups_partials_reports_and_unfinished_folds(tmp
         fold.partial_model.write_text("half")
         if done:
             fold.result.write_text("{}")
+        fold.lock.write_text("")  # what a fold's lock leaves once its holder is done: empty, hidden
     run.config.write_text("{}")
     run.report.mkdir()
     (run.report / "history.png").write_text("png")
