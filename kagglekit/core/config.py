@@ -42,7 +42,7 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)([hms])")
 class TrainConfig:
     """Everything that decides what a training run computes."""
 
-    folds: int = setting(5, "Number of stratified folds.")
+    folds: int = setting(5, "Number of stratified folds (1: one model, validated on a stratified 20% holdout).")
     fold: int | None = setting(None, "Train only fold K (0-based), e.g. to run folds in parallel.")
     epochs: int = setting(30, "Most epochs per fold (early stopping may end a fold sooner). With --budget the time "
                               "plan decides, and --epochs, when given, caps it.")
@@ -190,8 +190,8 @@ def resolve_config(competition_defaults: dict, **flags) -> TrainConfig:
 
 def check_config(config: TrainConfig) -> None:
     """Reject settings that cannot work, with what to do instead."""
-    if config.folds < 2:
-        raise KagglekitError(f"--folds {config.folds} is too few; use 2 or more (5 is usual)")
+    if config.folds < 1:
+        raise KagglekitError(f"--folds {config.folds} is too few; use 1 (one model, a 20% holdout) or more (5 is usual)")
     if config.fold is not None and not 0 <= config.fold < config.folds:
         raise KagglekitError(f"--fold {config.fold} is out of range; folds are numbered 0 to {config.folds - 1}")
     for name in ("epochs", "image_size", "batch_size", "tta", "patience", "min_epochs"):

@@ -43,8 +43,14 @@ def library_versions() -> dict:
     return versions
 
 
+HOLDOUT = 0.2  # --folds 1: the share of the training images that validates the one model
+
+
 def assign_folds(train: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
-    """Training ids with their fold, stratified by class (after --sample, if given)."""
+    """Training ids with their fold, stratified by class (after --sample, if given).
+
+    With --folds 1 the one model trains on 80% and is validated on a stratified 20% holdout (fold 0);
+    the ids it only trains on have fold -1."""
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
     table = train[["id", "label"]]
@@ -52,14 +58,20 @@ def assign_folds(train: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
         table, _ = train_test_split(table, train_size=config.sample, stratify=table["label"], random_state=config.seed)
     counts = np.bincount(table["label"])
     smallest = int(counts[counts > 0].min())
-    if smallest < config.folds:
+    if smallest < max(config.folds, 2):
         raise KagglekitError(
             f"a class has only {smallest} training images, fewer than --folds {config.folds}; use fewer folds or more data"
         )
     folds = np.empty(len(table), dtype=int)
-    splitter = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
-    for k, (_, val) in enumerate(splitter.split(np.zeros(len(table)), table["label"])):
-        folds[val] = k
+    if config.folds == 1:  # one model: a stratified holdout of HOLDOUT validates it; -1 = always trained on
+        folds[:] = -1
+        _, val = train_test_split(np.arange(len(table)), test_size=HOLDOUT, stratify=table["label"],
+                                  random_state=config.seed)
+        folds[val] = 0
+    else:
+        splitter = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
+        for k, (_, val) in enumerate(splitter.split(np.zeros(len(table)), table["label"])):
+            folds[val] = k
     return pd.DataFrame({"id": table["id"].to_numpy(), "fold": folds}).sort_values("id", kind="stable").reset_index(drop=True)
 
 

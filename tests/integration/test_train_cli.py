@@ -101,7 +101,7 @@ def test_damaged_backup_restarts_the_fold(workdir, cli):
     "args, message",
     [
         (["--folds", "3", "--fold", "3"], "--fold 3 is out of range"),
-        (["--folds", "1"], "--folds 1 is too few"),
+        (["--folds", "0"], "--folds 0 is too few"),
         (["--model", "vgg99"], "unknown model 'vgg99'"),
         (["--augment", "rainbow"], "unknown augmentation 'rainbow'"),
         (["--model", "course_cnn", "--image-size", "32"], "needs --image-size 62"),
@@ -113,6 +113,21 @@ def test_train_bad_input(workdir, cli, args, message):
     code, _, err = cli("train", "-c", "demo-digits", *args)
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1
     assert not (workdir / "runs").exists()
+
+
+def test_one_fold_is_one_model_validated_on_a_stratified_fifth(workdir, cli):
+    """--folds 1: one model on 80% of the images, its OOF score from the 20% it never trained on."""
+    code, out, err = cli("train", "-c", "demo-digits", "--folds", "1", "--sample", "100", "--epochs", "1",
+                         "--image-size", "8", "--model", "bn_cnn_small", "--tta", "1", "--no-report", "--run-dir", "one")
+    assert code == 0, err
+    folds = pd.read_csv(workdir / "one" / "folds.csv")
+    assert sorted(folds["fold"].unique()) == [-1, 0] and (folds["fold"] == 0).sum() == 20
+    oof = pd.read_csv(workdir / "one" / "oof.csv")
+    assert sorted(oof["id"]) == sorted(folds.loc[folds["fold"] == 0, "id"])  # scored only on the holdout
+    assert sorted(p.name for p in (workdir / "one").glob("fold_*")) == ["fold_0"]
+    code, out, err = cli("predict", "-c", "demo-digits", "--run-dir", "one", "--out", "sub.csv")
+    assert code == 0, err
+    assert "folds [0]" in out
 
 
 def _snapshot(folder: Path) -> dict:
