@@ -188,6 +188,11 @@ def resolve_config(competition_defaults: dict, **flags) -> TrainConfig:
     return config
 
 
+def images_per_class(config: TrainConfig) -> int:
+    """The fewest training images a class needs: one per fold, or (--folds 1) one for the holdout and one to train on."""
+    return max(config.folds, 2)
+
+
 def check_config(config: TrainConfig) -> None:
     """Reject settings that cannot work, with what to do instead."""
     if config.folds < 1:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kagglekit.core.config import TrainConfig
+from kagglekit.core.config import TrainConfig, images_per_class
 from kagglekit.core.durations import format_duration
 from kagglekit.core.errors import KagglekitError
 from kagglekit.core.locks import hold
@@ -54,13 +54,15 @@ def assign_folds(train: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
     table = train[["id", "label"]]
+    needed = images_per_class(config)
     if config.sample and config.sample < len(table):
         table, _ = train_test_split(table, train_size=config.sample, stratify=table["label"], random_state=config.seed)
     counts = np.bincount(table["label"])
     smallest = int(counts[counts > 0].min())
-    if smallest < max(config.folds, 2):
+    if smallest < needed:
+        advice = "use fewer folds or more data" if config.folds > 1 else "a holdout needs 2 per class; add images"
         raise KagglekitError(
-            f"a class has only {smallest} training images, fewer than --folds {config.folds}; use fewer folds or more data"
+            f"a class has only {smallest} training images, fewer than --folds {config.folds} needs; {advice}"
         )
     folds = np.empty(len(table), dtype=int)
     if config.folds == 1:  # one model: a stratified holdout of HOLDOUT validates it; -1 = always trained on

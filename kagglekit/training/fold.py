@@ -285,10 +285,10 @@ def write_fold_result(comp: Competition, config: TrainConfig, model, train_rows:
     fold = run.fold(k)
     views = tta_views(config.augment, config.tta, config.tta_shift)
     proba = predict_paths(model, list(val_rows["path"]), config.image_size, config.batch_size, comp.n_classes, views)
-    oof = OofTable.from_predictions(val_rows["id"].to_numpy(), k, val_rows["label"].to_numpy(), proba, comp.labels.classes)
+    labels = val_rows["label"].to_numpy()
+    oof = OofTable.from_predictions(val_rows["id"].to_numpy(), k, labels, proba, comp.labels.classes)
     history = read_history(fold)
     best_epoch = int(history["val_loss"].idxmin()) + 1 if "val_loss" in history and history["val_loss"].notna().any() else None
-    labels = val_rows["label"].to_numpy()
     result = FoldResult(
         fold=k,
         score=score(comp.metric, labels, proba),

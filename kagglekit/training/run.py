@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from kagglekit.competition.definition import Competition
-from kagglekit.core.config import TrainConfig, resolve_config, train_ranges
+from kagglekit.core.config import TrainConfig, images_per_class, resolve_config, train_ranges
 from kagglekit.core.errors import KagglekitError
 from kagglekit.data.augment import get_augmentation
 from kagglekit.data.catalog import build_catalog, resolve_data_dir
@@ -36,6 +36,10 @@ def training_config(comp: Competition, settings: dict) -> TrainConfig:
             flag = {"stem": "--whitening-stem", "bn_scale": "--no-bn-scale"}.get(option, f"--{option}")
             raise KagglekitError(f"model '{config.model}' does not take {flag}; use bn_cnn, bn_cnn_small or "
                                  f"res_cnn, or drop {flag}")
+    per_class = images_per_class(config)
+    if config.sample and config.sample < per_class * comp.n_classes:
+        raise KagglekitError(f"--sample {config.sample} is too small for {comp.n_classes} classes and --folds "
+                             f"{config.folds}; use --sample {per_class * comp.n_classes} or more")
     if config.alternating_flip and not get_augmentation(config.augment).hflip:
         raise KagglekitError(f"--alternating-flip needs an augmentation that mirrors, and '{config.augment}' does "
                              "not; use e.g. --augment flip or medium, or drop --alternating-flip")

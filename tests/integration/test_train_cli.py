@@ -106,6 +106,8 @@ def test_damaged_backup_restarts_the_fold(workdir, cli):
         (["--augment", "rainbow"], "unknown augmentation 'rainbow'"),
         (["--model", "course_cnn", "--image-size", "32"], "needs --image-size 62"),
         (["--sample", "3"], "--sample 3 is too small"),
+        (["--folds", "1", "--sample", "4"], "--sample 4 is too small for 10 classes and --folds 1; use --sample 20"),
+        (["--folds", "2", "--sample", "12"], "--sample 12 is too small for 10 classes and --folds 2; use --sample 20"),
         (["--data-dir", "nowhere"], "data folder nowhere does not exist"),
     ],
 )
