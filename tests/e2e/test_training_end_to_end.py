@@ -1,10 +1,15 @@
-"""Training end to end, slow enough for this tier: fine-tuning a backbone from the command line, and the
-automatic precision measured on real training steps, recorded in the run and kept on resume. Their pieces
+"""Training end to end, slow enough for this tier: fine-tuning a backbone from the command line, the
+automatic precision measured on real training steps, recorded in the run and kept on resume, and a real
+run with a budget far too short for its epochs. Their pieces
 are covered quickly in tests/integration (test_finetune.py, test_budget.py)."""
 
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+
+import pandas as pd
 
 from kernel_fixtures import BACKBONE_SIZE as SIZE
 
@@ -47,3 +52,25 @@ def test_auto_precision_is_measured_recorded_and_kept_on_resume(workdir, caplog)
     assert again == chosen and "timing a few training steps" not in caplog.text  # a resume trains as it started
     short = resolve_config(comp.train_defaults, model="bn_cnn_small", image_size=16, epochs=2)
     assert run_precision(comp, short, catalog.train.head(200), RunFolder(workdir / "short")).name == "float32"
+
+
+def test_budget_far_too_short_still_ends_in_time_with_a_usable_run(workdir, cli):
+    budget = 20
+    code, out, err = cli("train", "-c", "demo-digits", "--folds", "2", "--epochs", "50", "--budget", f"{budget}s",
+                         "--image-size", "16", "--model", "bn_cnn_small", "--sample", "100", "--no-report")
+    assert code == 0, err
+    # Without a budget the 2 x 50 epochs take minutes here: the folds' own records must show that the plan cut
+    # their epochs. (That a plan ends by its deadline is checked on a simulated clock below, never on this one.)
+    run = Path(out.split("run folder: ")[1].split()[0])
+    results = [json.loads(p.read_text()) for p in run.glob("fold_*/result.json")]
+    assert results and all(r["epochs_run"] < 50 for r in results)
+    shown = [int(n) for n in re.findall(r"epoch \d+/(\d+)", err)]
+    assert shown and min(shown) < 50  # once planned, progress counts the plan's epochs, not --epochs
+    scores = json.loads((run / "scores.json").read_text())
+    assert scores["n_oof"] > 0 and scores["folds"]
+    assert json.loads((run / "config.json").read_text())["budget"] == budget
+    summary = next(line for line in err.splitlines() if line.startswith("INFO: time budget 20s:"))
+    assert "used (fold 0 " in summary and "left unused" in summary  # how the budget was spent
+    code, out, err = cli("predict", "-c", "demo-digits", "--run-dir", run, "--out", "sub.csv", "--tta", "1")
+    assert code == 0, err
+    assert len(pd.read_csv(workdir / "sub.csv")) == 300
