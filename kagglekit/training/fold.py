@@ -152,8 +152,8 @@ def _cached_probe(comp: Competition, config: TrainConfig, train_rows: pd.DataFra
     from kagglekit.data.pipeline import training_dataset
     from kagglekit.training.devices import StepSpeed, cpu_features, probe_speeds
 
-    key = json.dumps([config.model, config.image_size, config.batch_size, comp.n_classes, config.weights,
-                      cpu_features(), tf.__version__])
+    key = json.dumps([config.model, config.image_size, config.model_options(), config.batch_size, comp.n_classes,
+                      config.weights, cpu_features(), tf.__version__])  # the model's shape, the machine
     path = cache_dir() / "precision-probes.json"
     try:
         cached = json.loads(path.read_text())

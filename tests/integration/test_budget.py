@@ -145,3 +145,25 @@ def test_a_plan_does_not_lengthen_after_its_warm_up_when_the_machine_gets_quiete
     epochs, ended, plans = _run_plan(monkeypatch, 540.0, quieter)
     assert plans[2] == plans[-1] == epochs  # fixed from the second epoch's time on; the rest goes to later folds
     assert ended < 450.0
+
+
+def test_the_plan_measures_steps_decoding_and_start_on_real_photos(workdir, dogs_dir):
+    """step_speed on real JPEGs: the augmenting pipeline feeds the timed steps, and the fold's one-off costs
+    (decoding into the cache, building and tracing) are measured too, so the plan can hold them back."""
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.data.catalog import build_catalog
+    from kagglekit.training.recipe import StepCost, choose_recipe, fold_epochs, step_speed
+
+    comp = load_competition("dogs-vs-cats")
+    catalog = build_catalog(comp, dogs_dir, with_test=False)
+    config = resolve_config({"model": "bn_cnn_small", "batch_size": 8, "augment": "medium"})
+    measure = step_speed(comp, config, catalog.train.head(40))  # float32, as for --precision float32
+    cost = measure(32, 1.0)
+    assert isinstance(cost, StepCost)
+    assert cost.images_per_second > 0 and cost.decode_seconds > 0 and cost.start_seconds > 0
+    bare = StepCost(cost.images_per_second)
+    # The same rate with its one-off costs leaves fewer epochs in a short fold than the steps alone would
+    fold = 10 * cost.start_seconds
+    assert fold_epochs(cost, fold, 200, 50, views=2) < fold_epochs(bare, fold, 200, 50, views=2)
+    plan = choose_recipe({(32, 1.0): cost}, 600, 2, 200, 50, 1, 30, views=2)
+    assert plan.image_size == 32 and 1 <= plan.epochs <= 30
