@@ -85,11 +85,12 @@ def run_record(catalog: Catalog, n_train: int, data_dir: Path) -> RunRecord:
 
 
 def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: Path | None = None,
-                started: float | None = None, callbacks: tuple = ()) -> tuple[Path, dict]:
+                started: float | None = None, callbacks: tuple = (), precision=None) -> tuple[Path, dict]:
     """Train every fold (or only config.fold), skipping finished ones; return the run folder and its scores.
 
     With config.budget, the run ends by STARTED (default: now) + budget with the folds that fit.
-    CALLBACKS: Keras callbacks of the user's, given to every fold's fit.
+    CALLBACKS: Keras callbacks of the user's, given to every fold's fit. PRECISION (a devices.Precision):
+    the one the recipe plan measured, recorded as the run's; by default it is chosen before the first fold.
     """
     from kagglekit.runs.oof import collect_oof
     from kagglekit.training.budget import fold_deadline
@@ -102,7 +103,9 @@ def train_folds(catalog: Catalog, config: TrainConfig, data_dir: Path, run_dir: 
     train = catalog.train.merge(folds, on="id")
     todo = [config.fold] if config.fold is not None else list(range(config.folds))
     deadline = (started or time.time()) + config.budget if config.budget else None
-    trained, precision = [], None
+    trained = []
+    if precision is not None and run.read_precision() is None:
+        run.record_precision(precision.to_json())
     for k in todo:
         if run.fold(k).done:
             log.info("fold %d/%d already trained; skipping (delete %s to retrain)", k + 1, config.folds, run.fold(k).path)

@@ -122,7 +122,19 @@ MIN_PROBE_BUDGET = 600  # seconds of --budget below which it does not either
 
 
 def run_precision(comp: Competition, config: TrainConfig, train_rows: pd.DataFrame, run: RunFolder):
-    """The precision RUN's folds train with: recorded by an earlier start of the run, or chosen now (and recorded).
+    """The precision RUN's folds train with: recorded by an earlier start of the run, or chosen now (and recorded)."""
+    from kagglekit.training.devices import Precision
+
+    recorded = run.read_precision()
+    if recorded is not None:
+        return Precision.from_json(recorded)
+    precision = choose_precision(comp, config, train_rows)
+    run.record_precision(precision.to_json())
+    return precision
+
+
+def choose_precision(comp: Competition, config: TrainConfig, train_rows: pd.DataFrame):
+    """The precision CONFIG's folds would train with.
 
     On a CPU with --precision auto the choice is measured on the first batches of
     TRAIN_ROWS; measurements are cached per model shape and machine, so that a
@@ -130,19 +142,13 @@ def run_precision(comp: Competition, config: TrainConfig, train_rows: pd.DataFra
     """
     from kagglekit.training.devices import Precision, precision_for
 
-    recorded = run.read_precision()
-    if recorded is not None:
-        return Precision.from_json(recorded)
     steps = config.epochs * -(-len(train_rows) // config.batch_size)
     planned_by_budget = config.budget and config.epochs >= BUDGET_MAX_EPOCHS  # else the epochs bound the run
     worth = config.budget >= MIN_PROBE_BUDGET if planned_by_budget else steps >= MIN_PROBE_STEPS
     if config.precision == "auto" and not worth:
         # The measurement costs about as much as a few hundred steps: on a short run it cannot pay off.
-        precision = Precision("float32")
-    else:
-        precision = precision_for(config, lambda: _cached_probe(comp, config, train_rows))
-    run.record_precision(precision.to_json())
-    return precision
+        return Precision("float32")
+    return precision_for(config, lambda: _cached_probe(comp, config, train_rows))
 
 
 def _cached_probe(comp: Competition, config: TrainConfig, train_rows: pd.DataFrame):

@@ -63,6 +63,8 @@ def train_run(comp: Competition, settings: dict, data_dir: Path | None = None, r
         check_resume(run, config)
     data = resolve_data_dir(comp, data_dir)
     catalog = build_catalog(comp, data)  # test files too: a missing test image should not wait for predict
+    precision = None
     if config.budget and ranges and not run.is_run():
-        config = planned_config(catalog, config, ranges, lambda: config.budget - (time.time() - started))
-    return train_folds(catalog, config, data, run.path, started=started, callbacks=tuple(callbacks))
+        config, precision = planned_config(catalog, config, ranges, lambda: config.budget - (time.time() - started))
+    return train_folds(catalog, config, data, run.path, started=started, callbacks=tuple(callbacks),
+                       precision=precision)

@@ -167,3 +167,25 @@ def test_the_plan_measures_steps_decoding_and_start_on_real_photos(workdir, dogs
     assert fold_epochs(cost, fold, 200, 50, views=2) < fold_epochs(bare, fold, 200, 50, views=2)
     plan = choose_recipe({(32, 1.0): cost}, 600, 2, 200, 50, 1, 30, views=2)
     assert plan.image_size == 32 and 1 <= plan.epochs <= 30
+
+
+def test_the_precision_the_plan_measured_is_the_runs(workdir):
+    """train_run hands the plan's precision to the folds: recorded as the run's, so fold 0 does not choose
+    (and with --precision auto on a long run, measure) again out of its share of the budget."""
+    from kagglekit.competition.definition import load_competition
+    from kagglekit.competition.demo import write_demo_competition
+    from kagglekit.data.catalog import build_catalog
+    from kagglekit.runs.folder import RunFolder
+    from kagglekit.training.crossval import train_folds
+    from kagglekit.training.devices import Precision
+
+    comp = load_competition("demo-digits")
+    data = write_demo_competition(workdir / "demo")
+    catalog = build_catalog(comp, data)
+    catalog = catalog.__class__(**{**vars(catalog), "train": catalog.train.head(60)})
+    config = resolve_config({**comp.train_defaults, "folds": 2, "epochs": 1, "image_size": 8, "tta": 1,
+                             "precision": "auto"})
+    planned = Precision("mixed_bfloat16", False, {"float32": 100.0, "mixed_bfloat16": 150.0})
+    run_dir, _ = train_folds(catalog, config, data, workdir / "run", precision=planned)
+    # Without it this short run would train in float32, chosen without a measurement
+    assert Precision.from_json(RunFolder(run_dir).read_precision()) == planned
