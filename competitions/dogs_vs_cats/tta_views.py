@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scoring import score
 
 from kagglekit.models.inference import predict_paths, tta_views
 from kagglekit.runs.folder import RunFolder, load_fold_model
@@ -33,9 +34,5 @@ for name, views in [("1 view", tta_views(config.augment, 1)), ("plain + mirror",
         model = load_fold_model(run, k)
         p.append(predict_paths(model, list(paths[rows["id"]]), config.image_size, 64, 2, views)[:, 1])
         y.append(rows["label"].to_numpy())
-    p, y = np.clip(np.concatenate(p), 1e-7, 1 - 1e-7), np.concatenate(y)
-    acc = ((p > 0.5) == (y == 1)).mean()
-    losses = -(y * np.log(p) + (1 - y) * np.log(1 - p))
-    n = len(y)
-    print(f"{name}: accuracy {acc:.4f} +- {np.sqrt(acc * (1 - acc) / n):.4f}, "
-          f"log loss {losses.mean():.4f} +- {losses.std(ddof=1) / np.sqrt(n):.4f} (n {n})")
+    y = np.concatenate(y)
+    print(f"{name}: {score(y, np.concatenate(p))} (n {len(y)})")
